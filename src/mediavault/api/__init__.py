@@ -1,0 +1,1 @@
+"""HTTP edge: parse requests, call one service, serialize. No SQL here."""

@@ -1,0 +1,86 @@
+"""create_app(settings) -> the ASGI app: API routes, delivery mount, errors, OpenAPI."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.handlers import asgi
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from mediavault import __version__
+from mediavault.api.context import AppContext
+from mediavault.api.errors import EXCEPTION_HANDLERS
+from mediavault.api.routes import delivery, files, upload, versions
+from mediavault.api.urls import UrlBuilder
+from mediavault.config import Settings
+from mediavault.wiring import build_stores, read_private_key
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    stores = build_stores(settings)
+    ctx = AppContext(
+        settings=settings,
+        stores=stores,
+        urls=UrlBuilder(settings.public_url_endpoint),
+        private_key=read_private_key(settings),
+    )
+
+    async def deliver(scope: Scope, receive: Receive, send: Send) -> None:
+        await delivery.serve(ctx, scope, receive, send)
+
+    delivery_mount = asgi(settings.normalized_delivery_prefix, is_mount=True, copy_scope=True)(
+        deliver
+    )
+    app = Litestar(
+        route_handlers=[
+            upload.upload_file,
+            files.router,
+            versions.router,
+            delivery_mount,
+            healthz,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handlers take Exception
+        openapi_config=OpenAPIConfig(
+            title="mediavault",
+            version=__version__,
+            description="ImageKit-compatible media library with file versioning.",
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        on_shutdown=[stores.meta.dispose],
+        debug=False,
+    )
+    app.state.ctx = ctx
+    app.state.private_key = ctx.private_key
+    return RequestIdMiddleware(app)
+
+
+class RequestIdMiddleware:
+    """Adds ImageKit's `x-ik-requestId` header to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]  # ScopeType is a str enum
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(12).encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers: Any = list(message.get("headers", []))
+                headers.append((b"x-ik-requestid", request_id))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -1,0 +1,52 @@
+"""POST /api/v1/files/upload: the streamed multipart upload (spec §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from litestar import Request, post
+
+from mediavault.api import forms, serializers
+from mediavault.api.auth import require_private_key
+from mediavault.api.context import context_of
+from mediavault.api.multipart import FormReader, decode_base64_file
+from mediavault.errors import InvalidRequest
+from mediavault.media.probe import probe
+from mediavault.services import uploads
+
+
+@post(
+    "/api/v1/files/upload",
+    guards=[require_private_key],
+    status_code=200,
+    summary="Upload a file, or a new version of the file at the same path",
+    tags=["upload"],
+)
+async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    ctx = context_of(request)
+    settings, stores = ctx.settings, ctx.stores
+    reader = FormReader(stores.blobs, settings.max_upload_bytes, settings.max_field_bytes)
+    form = await reader.read(request.headers.get("content-type"), request.stream())
+    staged = form.file
+    try:
+        if staged is None or staged.size == 0:
+            raise InvalidRequest("Your request is missing file parameter.")
+        target, options, response_fields = forms.upload_fields(form.fields)
+        if form.file_is_text:
+            if staged.head.lstrip()[:8].lower().startswith((b"http://", b"https://")):
+                raise InvalidRequest(
+                    "Your request contains invalid file parameter. "
+                    "Uploading from a URL is not supported by this server yet."
+                )
+            staged = await to_thread.run_sync(
+                decode_base64_file, stores.blobs, staged, settings.max_upload_bytes
+            )
+        content = await to_thread.run_sync(
+            probe, staged.path, staged.head, staged.digest, staged.size
+        )
+        result = await to_thread.run_sync(uploads.upload, stores, staged, content, target, options)
+    finally:
+        if staged is not None:
+            stores.blobs.discard(staged)
+    return serializers.upload_response(result, ctx.urls, response_fields)

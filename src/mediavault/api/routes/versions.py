@@ -1,0 +1,67 @@
+"""The file-version endpoints: list, get, delete, restore (spec §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from litestar import Request, Router, delete, get, put
+
+from mediavault.api.auth import require_private_key
+from mediavault.api.context import context_of
+from mediavault.api.serializers import file_object
+from mediavault.services import versions
+
+
+@get("/{file_id:str}/versions", summary="List all versions of a file, current first")
+async def list_file_versions(request: Request[Any, Any, Any], file_id: str) -> list[dict[str, Any]]:
+    ctx = context_of(request)
+    items = await to_thread.run_sync(versions.list_versions, ctx.stores, file_id)
+    return [file_object(item, ctx.urls) for item in items]
+
+
+@get("/{file_id:str}/versions/{version_id:str}", summary="Get one version of a file")
+async def get_file_version(
+    request: Request[Any, Any, Any], file_id: str, version_id: str
+) -> dict[str, Any]:
+    ctx = context_of(request)
+    item = await to_thread.run_sync(versions.get_version, ctx.stores, file_id, version_id)
+    return file_object(item, ctx.urls)
+
+
+@delete(
+    "/{file_id:str}/versions/{version_id:str}",
+    status_code=204,
+    summary="Delete a non-current version",
+)
+async def delete_file_version(
+    request: Request[Any, Any, Any], file_id: str, version_id: str
+) -> None:
+    ctx = context_of(request)
+    await to_thread.run_sync(versions.delete_version, ctx.stores, file_id, version_id)
+
+
+@put(
+    "/{file_id:str}/versions/{version_id:str}/restore",
+    status_code=200,
+    summary="Make an older version the current one",
+)
+async def restore_file_version(
+    request: Request[Any, Any, Any], file_id: str, version_id: str
+) -> dict[str, Any]:
+    ctx = context_of(request)
+    item = await to_thread.run_sync(versions.restore_version, ctx.stores, file_id, version_id)
+    return file_object(item, ctx.urls)
+
+
+router = Router(
+    path="/v1/files",
+    guards=[require_private_key],
+    tags=["versions"],
+    route_handlers=[
+        list_file_versions,
+        get_file_version,
+        delete_file_version,
+        restore_file_version,
+    ],
+)

@@ -1,0 +1,76 @@
+"""The `mediavault` command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from mediavault import __version__
+from mediavault.config import Settings
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mediavault")
+def main() -> None:
+    """mediavault: a self-hosted media library with file versioning (ImageKit API)."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind.  [env: MEDIAVAULT_HOST; 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port.  [env: MEDIAVAULT_PORT; 8000]")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data folder.  [env: MEDIAVAULT_DATA; ./mediavault-data]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes.  [env: MEDIAVAULT_WORKERS; 1]",
+)
+def serve(host: str | None, port: int | None, data: Path | None, workers: int | None) -> None:
+    """Apply migrations and serve the API and delivery URLs."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    from mediavault.wiring import prepare_data_folder
+
+    settings = Settings.from_env(host=host, port=port, data=data, workers=workers)
+    prepared = prepare_data_folder(settings)
+    if prepared.key_was_generated:
+        click.echo(
+            f"Generated a private API key (stored in {settings.private_key_path}; "
+            f"shown only this once):\n\n    {prepared.private_key}\n"
+        )
+    click.echo(
+        f"mediavault {__version__}: API on http://{settings.host}:{settings.port}, "
+        f"files delivered at {settings.public_url_endpoint}/, data in {settings.data}"
+    )
+    # Workers are separate processes: they rebuild the same settings from the environment.
+    os.environ.update(settings.to_env())
+    Server(
+        "mediavault.api.asgi:app_from_env",
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        factory=True,
+        log_level=settings.log_level,  # type: ignore[arg-type]  # granian parses the name
+        log_access=False,
+        respawn_failed_workers=True,
+    ).serve()
+
+
+@main.command()
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)
+def migrate(data: Path | None) -> None:
+    """Apply database migrations and exit."""
+    from mediavault.wiring import prepare_data_folder
+
+    settings = Settings.from_env(data=data)
+    prepare_data_folder(settings)
+    click.echo(f"Database in {settings.data} is up to date.")

@@ -1,0 +1,100 @@
+"""Settings: one frozen value built once from the environment; the only reader of os.environ."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "MEDIAVAULT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the server. Each field is read from `MEDIAVAULT_<FIELD NAME IN CAPS>`."""
+
+    data: Path = Path("./mediavault-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    # None: read from <data>/private_key, generated on first start.
+    private_key: str | None = None
+    # Public base of delivery URLs; None means http://HOST:PORT + delivery_prefix.
+    url_endpoint: str | None = None
+    delivery_prefix: str = "/media"
+    # 25 GiB: ImageKit's largest paid-plan file size; larger bodies get the documented 400.
+    max_upload_bytes: int = 25 * 1024**3
+    # Non-file form fields (tags, customMetadata, ...) are small; this bounds memory per request.
+    max_field_bytes: int = 1024 * 1024
+    max_versions_per_file: int = 100
+    thumbnail_size: int = 200
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `env` (default: the process environment), then apply overrides.
+
+        Overrides whose value is None are ignored, so CLI options that were not given fall back
+        to the environment and then to the defaults.
+        """
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = source.get(ENV_PREFIX + field.name.upper())
+            if raw is not None and raw != "":
+                values[field.name] = _parse(field.name, field.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        return replace(settings, data=settings.data.expanduser().resolve())
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that rebuilds these settings in a worker process."""
+        env = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                env[ENV_PREFIX + field.name.upper()] = str(value)
+        return env
+
+    @property
+    def public_url_endpoint(self) -> str:
+        if self.url_endpoint:
+            return self.url_endpoint.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}{self.normalized_delivery_prefix}"
+
+    @property
+    def normalized_delivery_prefix(self) -> str:
+        return "/" + self.delivery_prefix.strip("/")
+
+    @property
+    def database_path(self) -> Path:
+        return self.data / "mediavault.sqlite3"
+
+    @property
+    def blob_root(self) -> Path:
+        return self.data / "blobs"
+
+    @property
+    def cache_root(self) -> Path:
+        return self.data / "cache"
+
+    @property
+    def private_key_path(self) -> Path:
+        return self.data / "private_key"
+
+
+def _parse(name: str, annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if "int" in kind:
+            return int(raw)
+        if "Path" in kind:
+            return Path(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be an integer, got {raw!r}") from None
+    return raw

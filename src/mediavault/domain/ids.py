@@ -1,0 +1,28 @@
+"""Identifiers: 24-hex file and version ids, and the opaque `ik-obj-version` URL tokens."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import time
+
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+_TOKEN_ALPHABET = string.ascii_letters + string.digits + "._"
+
+
+def new_object_id() -> str:
+    """A MongoDB-ObjectId-shaped id: 4 bytes of seconds, then 8 random bytes.
+
+    The time prefix keeps ids roughly ordered by creation, which keeps index inserts local.
+    """
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
+
+
+def is_object_id(value: str) -> bool:
+    return _OBJECT_ID.fullmatch(value) is not None
+
+
+def new_version_token() -> str:
+    """The 32-character token of a version URL (`?ik-obj-version=`); opaque, not the id."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(32))

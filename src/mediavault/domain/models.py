@@ -1,0 +1,84 @@
+"""The records of the media library: a file and its versions, each version a full snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class File:
+    """An asset at one path. Its versions hold the content; the file holds identity and path."""
+
+    id: str
+    name: str
+    folder_path: str  # "/animals/" ; "/" for the root
+    last_version_number: int
+    created_at: int  # epoch milliseconds
+    updated_at: int
+
+    @property
+    def file_path(self) -> str:
+        return self.folder_path + self.name
+
+
+@dataclass(frozen=True)
+class ContentInfo:
+    """What was learned from the stored bytes themselves, never from the client."""
+
+    digest: str  # sha256 hex
+    size: int
+    mime: str
+    file_type: str  # "image" | "non-image"
+    width: int | None = None
+    height: int | None = None
+    has_alpha: bool | None = None
+
+
+@dataclass(frozen=True)
+class VersionMetadata:
+    """The user-editable part of a version's snapshot."""
+
+    tags: list[str] | None = None
+    ai_tags: list[JsonObject] | None = None
+    custom_metadata: JsonObject | None = None
+    custom_coordinates: str | None = None
+    description: str | None = None
+    is_private_file: bool = False
+    is_published: bool = True
+
+
+@dataclass(frozen=True)
+class Version:
+    id: str
+    file_id: str
+    number: int
+    content: ContentInfo
+    metadata: VersionMetadata
+    token: str  # the ik-obj-version URL token
+    is_current: bool
+    created_at: int
+    updated_at: int
+
+    @property
+    def name(self) -> str:
+        return f"Version {self.number}"
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """A version seen through its file: what the File object of the API describes."""
+
+    file: File
+    version: Version
+
+    @property
+    def created_at(self) -> int:
+        # The current record carries the asset's birth; an older version, when it was archived.
+        return self.file.created_at if self.version.is_current else self.version.created_at
+
+    @property
+    def updated_at(self) -> int:
+        return self.file.updated_at if self.version.is_current else self.version.updated_at

@@ -1,0 +1,98 @@
+"""Domain errors, with no HTTP in them: the API maps them to statuses in one table.
+
+MediaVaultError
+├── InvalidRequest            a parameter is missing or malformed
+│   ├── InvalidFileId
+│   ├── InvalidVersionId
+│   ├── CannotDeleteCurrentVersion
+│   ├── FileAlreadyExists     overwriteFile=false onto an existing path
+│   ├── VersionLimitReached
+│   └── FileTooLarge
+├── Unauthenticated           no private key supplied
+├── Forbidden                 the key is not the account's
+├── NotFound
+│   ├── FileNotFound
+│   ├── VersionNotFound
+│   ├── AssetNotFound         the versions endpoints' wording for a missing file or version
+│   └── FilesNotFound         bulk delete: carries the missing ids
+└── BlobMissing               stored bytes are gone: a broken invariant, never the client's fault
+
+The messages are ImageKit's own, byte for byte, where ImageKit documents one.
+"""
+
+from __future__ import annotations
+
+
+class MediaVaultError(Exception):
+    message = "An unexpected error occurred."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class InvalidRequest(MediaVaultError):
+    pass
+
+
+class InvalidFileId(InvalidRequest):
+    message = "Your request contains invalid fileId parameter."
+
+
+class InvalidVersionId(InvalidRequest):
+    message = "Your request contains invalid versionId parameter."
+
+
+class CannotDeleteCurrentVersion(InvalidRequest):
+    message = "You cannot delete current version of a file."
+
+
+class FileAlreadyExists(InvalidRequest):
+    message = (
+        "A file with the same name already exists at the exact location. We could not overwrite "
+        "it because both overwriteFile and useUniqueFileName are set to false."
+    )
+
+
+class VersionLimitReached(InvalidRequest):
+    message = "A file can have a maximum of 100 versions."
+
+
+class FileTooLarge(InvalidRequest):
+    message = "Your request contains invalid file parameter. The file size exceeds limits."
+
+
+class Unauthenticated(MediaVaultError):
+    message = "Your request does not contain private API key."
+
+
+class Forbidden(MediaVaultError):
+    message = "Your account cannot be authenticated."
+
+
+class NotFound(MediaVaultError):
+    message = "The requested resource does not exist."
+
+
+class FileNotFound(NotFound):
+    message = "The requested file does not exist."
+
+
+class VersionNotFound(NotFound):
+    message = "The requested file version does not exist."
+
+
+class AssetNotFound(NotFound):
+    message = "The requested asset does not exist."
+
+
+class FilesNotFound(NotFound):
+    message = "The requested file(s) does not exist."
+
+    def __init__(self, missing_file_ids: list[str]) -> None:
+        super().__init__()
+        self.missing_file_ids = missing_file_ids
+
+
+class BlobMissing(MediaVaultError):
+    message = "The stored content of this file is missing."

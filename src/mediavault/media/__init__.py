@@ -1,0 +1,1 @@
+"""What the bytes are: MIME sniffing, image probing and thumbnails."""

@@ -1,0 +1,1 @@
+"""Use cases: the versioning rules applied inside transactions. No web framework here."""

@@ -1,0 +1,17 @@
+"""The collaborators every use case receives, built once by mediavault.wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mediavault.media.thumbnails import ThumbnailCache
+from mediavault.storage.blobs import LocalBlobStore
+from mediavault.storage.metadata import MetadataStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    meta: MetadataStore
+    blobs: LocalBlobStore
+    thumbnails: ThumbnailCache
+    max_versions_per_file: int = 100

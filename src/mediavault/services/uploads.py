@@ -1,0 +1,124 @@
+"""Upload: a new file, or a new version of the file already at the target path (spec §5.5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mediavault.domain import names
+from mediavault.domain.ids import new_object_id, new_version_token
+from mediavault.domain.models import ContentInfo, File, FileVersion, Version
+from mediavault.domain.versioning import (
+    UploadOptions,
+    ensure_may_overwrite,
+    ensure_room_for_version,
+    metadata_for_upload,
+    next_version_number,
+)
+from mediavault.services.clock import now_ms
+from mediavault.services.stores import Stores
+from mediavault.storage.blobs import StagedBlob
+from mediavault.storage.metadata import Transaction
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    file_name: str
+    folder: str | None = None
+
+
+def upload(
+    stores: Stores,
+    staged: StagedBlob,
+    content: ContentInfo,
+    target: UploadTarget,
+    options: UploadOptions,
+) -> FileVersion:
+    """Store the staged bytes as a new file or as the next version of an existing one.
+
+    The staged blob is published inside the transaction, after its row is claimed, so a
+    concurrent deletion of the same content cannot remove the bytes this version points at.
+    """
+    name = names.sanitize_file_name(target.file_name)
+    folder_path = names.normalize_folder(target.folder)
+    try:
+        with stores.meta.write() as tx:
+            now = now_ms()
+            if options.use_unique_file_name:
+                name = _free_unique_name(tx, folder_path, name)
+                existing = None
+            else:
+                existing = tx.get_file_by_path(folder_path + name, lock=True)
+            if existing is None:
+                result = _create_file(tx, name, folder_path, content, options, now)
+            else:
+                result = _add_version(tx, stores, existing, content, options, now)
+            tx.claim_blob(content.digest, content.size, now)
+            stores.blobs.publish(staged)
+            tx.insert_version(result.version)
+            return result
+    finally:
+        stores.blobs.discard(staged)
+
+
+def _create_file(
+    tx: Transaction,
+    name: str,
+    folder_path: str,
+    content: ContentInfo,
+    options: UploadOptions,
+    now: int,
+) -> FileVersion:
+    file_id = new_object_id()
+    file = File(file_id, name, folder_path, last_version_number=1, created_at=now, updated_at=now)
+    tx.insert_file(file)
+    # Version 1's id is the file id, as in every ImageKit example.
+    version = _new_version(file_id, file_id, 1, content, options, None, now)
+    return FileVersion(file, version)
+
+
+def _add_version(
+    tx: Transaction,
+    stores: Stores,
+    file: File,
+    content: ContentInfo,
+    options: UploadOptions,
+    now: int,
+) -> FileVersion:
+    ensure_may_overwrite(options)
+    ensure_room_for_version(tx.count_versions(file.id), stores.max_versions_per_file)
+    previous = tx.get_current_version(file.id)
+    number = next_version_number(file)
+    version = _new_version(new_object_id(), file.id, number, content, options, previous, now)
+    tx.demote_current_version(file.id, now)
+    tx.update_file(file.id, last_version_number=number, updated_at=now)
+    updated = File(file.id, file.name, file.folder_path, number, file.created_at, now)
+    return FileVersion(updated, version)
+
+
+def _new_version(
+    version_id: str,
+    file_id: str,
+    number: int,
+    content: ContentInfo,
+    options: UploadOptions,
+    previous: Version | None,
+    now: int,
+) -> Version:
+    return Version(
+        id=version_id,
+        file_id=file_id,
+        number=number,
+        content=content,
+        metadata=metadata_for_upload(options, previous),
+        token=new_version_token(),
+        is_current=True,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _free_unique_name(tx: Transaction, folder_path: str, name: str) -> str:
+    while True:
+        candidate = names.unique_file_name(name)
+        if tx.get_file_by_path(folder_path + candidate) is None:
+            return candidate

@@ -1,0 +1,72 @@
+"""The four version endpoints: list, get, delete and restore (spec §4)."""
+
+from __future__ import annotations
+
+from mediavault.domain.ids import is_object_id
+from mediavault.domain.models import FileVersion
+from mediavault.domain.versioning import ensure_deletable
+from mediavault.errors import AssetNotFound, FileNotFound, InvalidVersionId, VersionNotFound
+from mediavault.services.clock import now_ms
+from mediavault.services.files import checked_file_id, current
+from mediavault.services.garbage import collecting_garbage
+from mediavault.services.stores import Stores
+
+
+def list_versions(stores: Stores, file_id: str) -> list[FileVersion]:
+    """Current version first, then the others by version number, newest first."""
+    file_id = checked_file_id(file_id)
+    with stores.meta.read() as tx:
+        file = tx.get_file(file_id)
+        if file is None:
+            raise AssetNotFound()
+        return [FileVersion(file, v) for v in tx.list_versions(file_id)]
+
+
+def get_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
+    file_id, version_id = checked_file_id(file_id), _checked_version_id(version_id)
+    with stores.meta.read() as tx:
+        file = tx.get_file(file_id)
+        version = tx.get_version(file_id, version_id) if file else None
+        if file is None or version is None:
+            raise AssetNotFound()
+        return FileVersion(file, version)
+
+
+def delete_version(stores: Stores, file_id: str, version_id: str) -> None:
+    """Delete a non-current version for good; its blob goes if nothing else references it."""
+    file_id, version_id = checked_file_id(file_id), _checked_version_id(version_id)
+    with collecting_garbage(stores) as garbage, stores.meta.write() as tx:
+        file = tx.get_file(file_id, lock=True)
+        version = tx.get_version(file_id, version_id) if file else None
+        if file is None or version is None:
+            raise AssetNotFound()
+        ensure_deletable(version)
+        tx.delete_version(version_id)
+        garbage.collect(tx, [version.content.digest])
+
+
+def restore_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
+    """Make an older version current in place: same id and name, no new version, no new blob.
+
+    Restoring the version that is already current changes nothing, so a retried PUT is safe.
+    """
+    file_id, version_id = checked_file_id(file_id), _checked_version_id(version_id)
+    with stores.meta.write() as tx:
+        file = tx.get_file(file_id, lock=True)
+        if file is None:
+            raise FileNotFound()
+        version = tx.get_version(file_id, version_id)
+        if version is None:
+            raise VersionNotFound()
+        if not version.is_current:
+            now = now_ms()
+            tx.demote_current_version(file_id, now)
+            tx.promote_version(version_id, now)
+            tx.update_file(file_id, updated_at=now)
+        return current(tx, file_id)
+
+
+def _checked_version_id(version_id: str) -> str:
+    if not is_object_id(version_id):
+        raise InvalidVersionId()
+    return version_id.lower()

@@ -1,0 +1,54 @@
+"""Engines: SQLite tuned for many processes (WAL, busy timeout, BEGIN IMMEDIATE), and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_sqlite_engine(path: Path) -> sa.Engine:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=32, pool_timeout=60)
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below issue BEGIN, instead of sqlite3's implicit one.
+        dbapi_connection.isolation_level = None
+        for pragma in (
+            "journal_mode=WAL",
+            # FULL: a commit is on disk before the request is acknowledged (NORMAL may lose the
+            # last commits on power loss).
+            "synchronous=FULL",
+            "busy_timeout=30000",
+            "foreign_keys=ON",
+        ):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        # Writers take the lock up front: a deferred transaction that upgrades to a writer gets
+        # SQLITE_BUSY at once, without waiting for busy_timeout.
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def reader(engine: sa.Engine) -> sa.Engine:
+    """The same pool, for read-only work: on SQLite it does not take the write lock."""
+    return engine.execution_options(sqlite_begin="DEFERRED")
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the schema to the newest migration."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,264 @@
+"""The metadata store: transactions and every SQL statement the services need.
+
+A transaction commits when its block ends normally and rolls back when it raises, so a failed
+request changes nothing. Writers lock what they read (`FOR UPDATE` on PostgreSQL; on SQLite the
+whole database is locked by BEGIN IMMEDIATE), so read-modify-write sequences such as "next
+version number" stay correct with many processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from mediavault.domain.models import ContentInfo, File, Version, VersionMetadata
+from mediavault.storage.database import reader
+from mediavault.storage.tables import blobs, files, versions
+
+
+class MetadataStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._writer = engine
+        self._reader = reader(engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        with self._writer.begin() as connection:
+            yield Transaction(connection)
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        with self._reader.begin() as connection:
+            yield Transaction(connection)
+
+    def dispose(self) -> None:
+        self._writer.dispose()
+
+
+class Transaction:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._db = connection
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def get_file(self, file_id: str, *, lock: bool = False) -> File | None:
+        query = sa.select(files).where(files.c.id == file_id)
+        row = self._db.execute(query.with_for_update() if lock else query).first()
+        return _file(row) if row else None
+
+    def get_file_by_path(self, file_path: str, *, lock: bool = False) -> File | None:
+        query = sa.select(files).where(files.c.file_path == file_path)
+        row = self._db.execute(query.with_for_update() if lock else query).first()
+        return _file(row) if row else None
+
+    def existing_file_ids(self, file_ids: Iterable[str]) -> set[str]:
+        query = sa.select(files.c.id).where(files.c.id.in_(list(file_ids))).with_for_update()
+        return set(self._db.scalars(query))
+
+    def insert_file(self, file: File) -> None:
+        self._db.execute(
+            sa.insert(files).values(
+                id=file.id,
+                name=file.name,
+                folder_path=file.folder_path,
+                file_path=file.file_path,
+                last_version_number=file.last_version_number,
+                created_at=file.created_at,
+                updated_at=file.updated_at,
+            )
+        )
+
+    def update_file(self, file_id: str, **values: Any) -> None:
+        self._db.execute(sa.update(files).where(files.c.id == file_id).values(**values))
+
+    def delete_files(self, file_ids: Iterable[str]) -> list[str]:
+        """Delete the files and all their versions; returns the blob digests they referenced."""
+        ids = list(file_ids)
+        digests = self._db.scalars(
+            sa.select(versions.c.blob_digest).where(versions.c.file_id.in_(ids)).distinct()
+        ).all()
+        self._db.execute(sa.delete(versions).where(versions.c.file_id.in_(ids)))
+        self._db.execute(sa.delete(files).where(files.c.id.in_(ids)))
+        return list(digests)
+
+    # -- versions ------------------------------------------------------------------------------
+
+    def list_versions(self, file_id: str) -> list[Version]:
+        """Current first, then the others newest number first."""
+        query = (
+            sa.select(versions)
+            .where(versions.c.file_id == file_id)
+            .order_by(versions.c.is_current.desc(), versions.c.number.desc())
+        )
+        return [_version(row) for row in self._db.execute(query)]
+
+    def count_versions(self, file_id: str) -> int:
+        query = sa.select(sa.func.count()).where(versions.c.file_id == file_id)
+        return int(self._db.scalar(query) or 0)
+
+    def get_version(self, file_id: str, version_id: str) -> Version | None:
+        query = sa.select(versions).where(
+            versions.c.file_id == file_id, versions.c.id == version_id
+        )
+        row = self._db.execute(query).first()
+        return _version(row) if row else None
+
+    def get_current_version(self, file_id: str) -> Version | None:
+        query = sa.select(versions).where(versions.c.file_id == file_id, versions.c.is_current)
+        row = self._db.execute(query).first()
+        return _version(row) if row else None
+
+    def get_version_by_token(self, file_id: str, token: str) -> Version | None:
+        query = sa.select(versions).where(versions.c.file_id == file_id, versions.c.token == token)
+        row = self._db.execute(query).first()
+        return _version(row) if row else None
+
+    def insert_version(self, version: Version) -> None:
+        content, meta = version.content, version.metadata
+        self._db.execute(
+            sa.insert(versions).values(
+                id=version.id,
+                file_id=version.file_id,
+                number=version.number,
+                blob_digest=content.digest,
+                size=content.size,
+                mime=content.mime,
+                file_type=content.file_type,
+                width=content.width,
+                height=content.height,
+                has_alpha=content.has_alpha,
+                **_metadata_columns(meta),
+                token=version.token,
+                is_current=version.is_current,
+                created_at=version.created_at,
+                updated_at=version.updated_at,
+            )
+        )
+
+    def update_version_metadata(
+        self, version_id: str, metadata: VersionMetadata, updated_at: int
+    ) -> None:
+        self._db.execute(
+            sa.update(versions)
+            .where(versions.c.id == version_id)
+            .values(**_metadata_columns(metadata), updated_at=updated_at)
+        )
+
+    def set_version_published(
+        self, version_id: str, is_published: bool, token: str, updated_at: int
+    ) -> None:
+        self._db.execute(
+            sa.update(versions)
+            .where(versions.c.id == version_id)
+            .values(is_published=is_published, token=token, updated_at=updated_at)
+        )
+
+    def demote_current_version(self, file_id: str, updated_at: int) -> None:
+        # Runs before the promotion, so the one-current-per-file index never sees two.
+        self._db.execute(
+            sa.update(versions)
+            .where(versions.c.file_id == file_id, versions.c.is_current)
+            .values(is_current=False, updated_at=updated_at)
+        )
+
+    def promote_version(self, version_id: str, updated_at: int) -> None:
+        self._db.execute(
+            sa.update(versions)
+            .where(versions.c.id == version_id)
+            .values(is_current=True, updated_at=updated_at)
+        )
+
+    def delete_version(self, version_id: str) -> None:
+        self._db.execute(sa.delete(versions).where(versions.c.id == version_id))
+
+    # -- blobs ---------------------------------------------------------------------------------
+
+    def claim_blob(self, digest: str, size: int, now: int) -> None:
+        """Record the blob (or lock its existing row) before a version starts to reference it.
+
+        Holding the row lock until commit keeps a concurrent delete of the last reference from
+        removing the bytes between our existence check and our commit.
+        """
+        existing = self._db.execute(
+            sa.select(blobs.c.digest).where(blobs.c.digest == digest).with_for_update()
+        ).first()
+        if existing is None:
+            self._db.execute(sa.insert(blobs).values(digest=digest, size=size, created_at=now))
+
+    def drop_unreferenced_blobs(self, digests: Iterable[str]) -> list[str]:
+        """Delete the rows of the given blobs that no version references; returns their digests."""
+        dropped = []
+        for digest in sorted(set(digests)):
+            locked = self._db.execute(
+                sa.select(blobs.c.digest).where(blobs.c.digest == digest).with_for_update()
+            ).first()
+            if locked is None:
+                continue
+            referenced = self._db.execute(
+                sa.select(versions.c.id).where(versions.c.blob_digest == digest).limit(1)
+            ).first()
+            if referenced is None:
+                self._db.execute(sa.delete(blobs).where(blobs.c.digest == digest))
+                dropped.append(digest)
+        return dropped
+
+    def blob_is_recorded(self, digest: str) -> bool:
+        query = sa.select(blobs.c.digest).where(blobs.c.digest == digest)
+        return self._db.execute(query).first() is not None
+
+
+def _metadata_columns(meta: VersionMetadata) -> dict[str, Any]:
+    return {
+        "tags": meta.tags,
+        "ai_tags": meta.ai_tags,
+        "custom_metadata": meta.custom_metadata,
+        "custom_coordinates": meta.custom_coordinates,
+        "description": meta.description,
+        "is_private_file": meta.is_private_file,
+        "is_published": meta.is_published,
+    }
+
+
+def _file(row: sa.Row[Any]) -> File:
+    return File(
+        id=row.id,
+        name=row.name,
+        folder_path=row.folder_path,
+        last_version_number=row.last_version_number,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _version(row: sa.Row[Any]) -> Version:
+    return Version(
+        id=row.id,
+        file_id=row.file_id,
+        number=row.number,
+        content=ContentInfo(
+            digest=row.blob_digest,
+            size=row.size,
+            mime=row.mime,
+            file_type=row.file_type,
+            width=row.width,
+            height=row.height,
+            has_alpha=row.has_alpha,
+        ),
+        metadata=VersionMetadata(
+            tags=row.tags,
+            ai_tags=row.ai_tags,
+            custom_metadata=row.custom_metadata or {},
+            custom_coordinates=row.custom_coordinates,
+            description=row.description,
+            is_private_file=row.is_private_file,
+            is_published=row.is_published,
+        ),
+        token=row.token,
+        is_current=row.is_current,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
