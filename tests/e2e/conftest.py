@@ -1,0 +1,37 @@
+"""A real server process per test session, and the official ImageKit SDK pointed at it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from imagekitio import ImageKit
+
+from tests.support import TEST_KEY, ServerProcess, free_port
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("server")
+    process = ServerProcess(data=root / "data", port=free_port()).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> ImageKit:
+    # No retries: a test must see the first answer, not a retried one.
+    return ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+
+
+@pytest.fixture
+def folder() -> str:
+    """A folder of its own for each test, so tests sharing a server never see each other."""
+    return f"/t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def data(server: ServerProcess) -> Path:
+    return server.data

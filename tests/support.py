@@ -1,0 +1,135 @@
+"""Test helpers: a real `mediavault serve` process, and an invariant check of a data folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_KEY = "private_test_key_0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    data: Path
+    port: int
+    private_key: str | None = TEST_KEY
+    workers: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[str] | None = None
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url_endpoint(self) -> str:
+        return self.env.get("MEDIAVAULT_URL_ENDPOINT", f"{self.base_url}/media")
+
+    def start(self) -> ServerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAVAULT_")}
+        env.update(self.env)
+        if self.private_key:
+            env["MEDIAVAULT_PRIVATE_KEY"] = self.private_key
+        command = [
+            str(Path(sys.executable).parent / "mediavault"), "serve",
+            "--port", str(self.port), "--data", str(self.data), "--workers", str(self.workers),
+        ]  # fmt: skip
+        self.log_path = self.data.parent / f"server-{self.port}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, text=True
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def worker_pids(self) -> list[int]:
+        import psutil
+
+        assert self.process is not None
+        return [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def blob_files(data: Path) -> dict[str, int]:
+    root = data / "blobs" / "sha256"
+    return {p.name: p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+def check_invariants(data: Path) -> None:
+    """Assert every invariant of the data folder, reading SQLite and the blob store directly."""
+    db = sqlite3.connect(data / "mediavault.sqlite3")
+    try:
+        bad_current = db.execute(
+            "SELECT f.id, COUNT(v.id) FROM files f LEFT JOIN versions v "
+            "ON v.file_id = f.id AND v.is_current GROUP BY f.id HAVING COUNT(v.id) != 1"
+        ).fetchall()
+        assert bad_current == [], f"files without exactly one current version: {bad_current}"
+        duplicates = db.execute(
+            "SELECT file_id, number FROM versions GROUP BY file_id, number HAVING COUNT(*) > 1"
+        ).fetchall()
+        assert duplicates == [], f"repeated version numbers: {duplicates}"
+        over_counter = db.execute(
+            "SELECT v.id FROM versions v JOIN files f ON f.id = v.file_id "
+            "WHERE v.number > f.last_version_number"
+        ).fetchall()
+        assert over_counter == [], "a version number is above its file's counter"
+        recorded = dict(db.execute("SELECT digest, size FROM blobs").fetchall())
+        referenced = db.execute("SELECT DISTINCT blob_digest, size FROM versions").fetchall()
+    finally:
+        db.close()
+    on_disk = blob_files(data)
+    for digest, size in referenced:
+        assert recorded.get(digest) == size, f"version points at unrecorded blob {digest}"
+        assert on_disk.get(digest) == size, f"blob {digest} missing or wrong size on disk"
+        path = data / "blobs" / "sha256" / digest[:2] / digest[2:4] / digest
+        assert sha256_of(path) == digest, f"blob {digest} is corrupt"
+    orphans = set(on_disk) - {d for d, _ in referenced}
+    assert not orphans, f"blobs no version references: {orphans}"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
