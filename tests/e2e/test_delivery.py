@@ -1,0 +1,195 @@
+"""Delivery of version bytes by URL: ranges, validators, thumbnails and signed private URLs."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from imagekitio import ImageKit
+from PIL import Image
+
+from tests.support import TEST_KEY, ServerProcess
+
+
+def put(client: ImageKit, content: bytes, folder: str, name: str = "d.jpg", **kw: object):
+    return client.files.upload(
+        file=content, file_name=name, folder=folder, use_unique_file_name=False, **kw
+    )
+
+
+def test_range_head_etag_and_caching_headers(
+    client: ImageKit, folder: str, make_image: Callable[..., bytes]
+) -> None:
+    v1, v2 = make_image(100, 80), make_image(90, 70)
+    put(client, v1, folder)
+    second = put(client, v2, folder)
+    versions = client.files.versions.list(second.file_id)
+    current, older = versions
+
+    full = httpx.get(current.url)
+    assert full.status_code == 200 and full.content == v2
+    assert full.headers["content-type"] == "image/jpeg"
+    assert full.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert full.headers["x-content-type-options"] == "nosniff"
+    etag = full.headers["etag"]
+
+    plain = httpx.get(current.url.split("?")[0])
+    assert plain.content == v2
+    assert plain.headers["cache-control"] == "public, max-age=0, must-revalidate"
+
+    old = httpx.get(older.url)
+    assert old.content == v1 and old.headers["etag"] != etag
+    assert old.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+    partial = httpx.get(current.url, headers={"Range": "bytes=10-19"})
+    assert partial.status_code == 206
+    assert partial.content == v2[10:20]
+    assert partial.headers["content-range"] == f"bytes 10-19/{len(v2)}"
+    tail = httpx.get(older.url, headers={"Range": "bytes=-5"})
+    assert tail.status_code == 206 and tail.content == v1[-5:]
+
+    not_modified = httpx.get(current.url, headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert not_modified.headers["etag"] == etag
+    assert httpx.get(current.url, headers={"If-None-Match": '"other"'}).status_code == 200
+
+    head = httpx.head(current.url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(v2))
+
+
+def test_a_restored_version_moves_to_the_plain_url(
+    client: ImageKit, folder: str, make_image: Callable[..., bytes]
+) -> None:
+    v1, v2 = make_image(10, 10), make_image(20, 20)
+    first = put(client, v1, folder)
+    put(client, v2, folder)
+    plain = client.files.get(first.file_id).url.split("?")[0]
+    assert httpx.get(plain).content == v2
+    client.files.versions.restore(first.file_id, file_id=first.file_id)
+    assert httpx.get(plain).content == v1
+    older = client.files.versions.list(first.file_id)[1]
+    assert httpx.get(older.url).content == v2
+
+
+def test_non_images_get_their_sniffed_type(client: ImageKit, folder: str) -> None:
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    result = put(client, pdf, folder, name="doc.pdf")
+    details = client.files.get(result.file_id)
+    assert details.mime == "application/pdf" and details.file_type == "non-image"
+    assert details.width is None and details.has_alpha is None
+    response = httpx.get(details.url)
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content == pdf
+
+
+def test_thumbnails_in_query_and_path_form(
+    client: ImageKit, folder: str, data: Path, make_image: Callable[..., bytes]
+) -> None:
+    original = make_image(800, 600)
+    uploaded = put(client, original, folder, name="big.jpg")
+    details = client.files.get(uploaded.file_id)
+    by_query = httpx.get(details.thumbnail)
+    assert by_query.status_code == 200 and by_query.headers["content-type"] == "image/jpeg"
+    thumb = Image.open(io.BytesIO(by_query.content))
+    assert max(thumb.size) == 200 and thumb.size == (200, 150)
+    by_path = httpx.get(uploaded.thumbnail_url)
+    assert by_path.content == by_query.content
+    cached = list((data / "cache" / "thumbnails").rglob("*.jpg"))
+    assert len([p for p in cached if p.read_bytes() == by_query.content]) == 1
+    again = httpx.get(details.thumbnail, headers={"If-None-Match": by_query.headers["etag"]})
+    assert again.status_code == 304
+
+    put(client, make_image(30, 30), folder, name="big.jpg")
+    older = client.files.versions.list(uploaded.file_id)[1]
+    old_thumb = httpx.get(older.thumbnail)
+    assert old_thumb.status_code == 200 and old_thumb.content == by_query.content
+
+
+def test_non_images_get_a_placeholder_thumbnail(client: ImageKit, folder: str) -> None:
+    uploaded = put(client, b"just some text", folder, name="notes.txt")
+    details = client.files.get(uploaded.file_id)
+    response = httpx.get(details.thumbnail)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(response.content)).size == (200, 200)
+
+
+def test_other_transformations_are_refused_not_ignored(
+    client: ImageKit, folder: str, server: ServerProcess, make_image: Callable[..., bytes]
+) -> None:
+    put(client, make_image(), folder, name="t.jpg")
+    response = httpx.get(f"{server.base_url}/media{folder}/t.jpg?tr=w-100")
+    assert response.status_code == 400 and "n-ik_ml_thumbnail" in response.json()["message"]
+
+
+def test_missing_paths_and_methods_on_delivery(server: ServerProcess, folder: str) -> None:
+    assert httpx.get(f"{server.base_url}/media{folder}/none.jpg").status_code == 404
+    assert httpx.get(f"{server.base_url}/media/").status_code == 404
+    assert httpx.post(f"{server.base_url}/media{folder}/none.jpg").status_code == 404
+
+
+def test_private_files_need_a_signature_the_sdk_made(
+    client: ImageKit, folder: str, server: ServerProcess, make_image: Callable[..., bytes]
+) -> None:
+    secret = make_image(64, 64)
+    first = put(client, secret, folder, name="private.jpg", is_private_file=True)
+    put(client, make_image(65, 65), folder, name="private.jpg", is_private_file=True)
+    endpoint = server.url_endpoint
+    versions = client.files.versions.list(first.file_id)
+    assert all(v.is_private_file for v in versions)
+    older = versions[1]
+
+    assert httpx.get(older.url).status_code == 401
+    assert httpx.get(older.thumbnail).status_code == 401
+
+    signed = client.helper.build_url(src=older.url, url_endpoint=endpoint, signed=True)
+    response = httpx.get(signed)
+    assert response.status_code == 200 and response.content == secret
+    assert response.headers["cache-control"].startswith("private")
+
+    expiring = client.helper.build_url(src=older.url, url_endpoint=endpoint, expires_in=300)
+    assert "ik-t=" in expiring and httpx.get(expiring).content == secret
+
+    relative = client.helper.build_url(
+        src=f"{folder}/private.jpg", url_endpoint=endpoint, signed=True
+    )
+    assert httpx.get(relative).status_code == 200
+
+    thumb = client.helper.build_url(
+        src=f"{folder}/private.jpg",
+        url_endpoint=endpoint,
+        signed=True,
+        transformation=[{"named": "ik_ml_thumbnail"}],
+        transformation_position="path",
+    )
+    assert httpx.get(thumb).headers["content-type"] == "image/jpeg"
+
+    tampered = signed.replace(f"{folder}/private.jpg", f"{folder}/private.jpg/").replace(
+        "ik-s=", "ik-s=0"
+    )
+    assert httpx.get(tampered).status_code in (401, 404)
+    assert httpx.get(signed[:-1] + ("0" if signed[-1] != "0" else "1")).status_code == 401
+
+    other_key = ImageKit(private_key="private_other", base_url=server.base_url)
+    forged = other_key.helper.build_url(src=older.url, url_endpoint=endpoint, signed=True)
+    assert httpx.get(forged).status_code == 401
+
+
+def test_expired_signatures_are_refused(
+    client: ImageKit, folder: str, server: ServerProcess, make_image: Callable[..., bytes]
+) -> None:
+    from mediavault.domain.signing import sign
+
+    put(client, make_image(), folder, name="gone.jpg", is_private_file=True)
+    relative = f"{folder.lstrip('/')}/gone.jpg"
+    past = str(int(time.time()) - 10)
+    url = f"{server.url_endpoint}/{relative}?ik-t={past}&ik-s={sign(TEST_KEY, relative, past)}"
+    response = httpx.get(url)
+    assert response.status_code == 401
+    assert response.json()["help"].startswith("For support")
+    future = str(int(time.time()) + 60)
+    url = f"{server.url_endpoint}/{relative}?ik-t={future}&ik-s={sign(TEST_KEY, relative, future)}"
+    assert httpx.get(url).status_code == 200
