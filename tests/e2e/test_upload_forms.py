@@ -1,0 +1,201 @@
+"""The multipart forms real clients send, and hostile names that must never escape the data."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from imagekitio import ImageKit
+
+from tests.support import TEST_KEY, ServerProcess, check_invariants
+
+
+def raw_upload(server: ServerProcess, parts: list[tuple[str, tuple]]) -> httpx.Response:
+    """POST a multipart body with the parts in exactly the given order."""
+    return httpx.post(
+        f"{server.base_url}/api/v1/files/upload", auth=(TEST_KEY, ""), files=parts, timeout=60
+    )
+
+
+def test_file_part_first_as_the_node_sdk_sends_it(
+    server: ServerProcess, folder: str, make_image: Callable[..., bytes]
+) -> None:
+    content = make_image()
+    response = raw_upload(
+        server,
+        [
+            ("file", ("photo.jpg", content, "application/octet-stream")),
+            ("fileName", (None, "first.jpg")),
+            ("folder", (None, folder)),
+            ("useUniqueFileName", (None, "false")),
+            ("tags", (None, "x,y")),
+        ],
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["name"] == "first.jpg" and body["filePath"] == f"{folder}/first.jpg"
+    assert httpx.get(body["url"]).content == content
+
+
+@pytest.mark.parametrize("prefix", ["", "data:image/jpeg;base64,"])
+def test_file_as_a_base64_text_field(
+    server: ServerProcess, folder: str, prefix: str, make_image: Callable[..., bytes]
+) -> None:
+    content = make_image(31, 29)
+    encoded = base64.b64encode(content).decode()
+    wrapped = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+    response = raw_upload(
+        server,
+        [
+            ("fileName", (None, "b64.jpg")),
+            ("folder", (None, folder)),
+            ("file", (None, prefix + wrapped)),
+        ],
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["width"], body["height"], body["size"]) == (31, 29, len(content))
+    assert httpx.get(body["url"]).content == content
+
+
+def test_invalid_base64_and_url_text_fields_are_400(server: ServerProcess, folder: str) -> None:
+    for text in ["not base64 at all!", "QUJD=", "https://example.com/cat.jpg"]:
+        response = raw_upload(
+            server, [("fileName", (None, "x.jpg")), ("folder", (None, folder)), ("file", (None, text))]
+        )
+        assert response.status_code == 400, text
+        assert response.json()["message"].startswith(
+            "Your request contains invalid file parameter."
+        )
+
+
+def test_malformed_multipart_is_400(server: ServerProcess) -> None:
+    response = httpx.post(
+        f"{server.base_url}/api/v1/files/upload",
+        auth=(TEST_KEY, ""),
+        headers={"Content-Type": "multipart/form-data; boundary=XYZ"},
+        content=b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--WRONG",
+    )
+    assert response.status_code == 400
+    assert response.json()["help"].startswith("For support")
+    no_boundary = httpx.post(
+        f"{server.base_url}/api/v1/files/upload",
+        auth=(TEST_KEY, ""),
+        headers={"Content-Type": "multipart/form-data"},
+        content=b"whatever",
+    )
+    assert no_boundary.status_code == 400
+
+
+def test_two_file_parts_are_refused(server: ServerProcess, folder: str) -> None:
+    response = raw_upload(
+        server,
+        [
+            ("fileName", (None, "two.bin")),
+            ("file", ("a", b"one", "application/octet-stream")),
+            ("file", ("b", b"two", "application/octet-stream")),
+        ],
+    )
+    assert response.status_code == 400
+
+
+def test_empty_file_is_missing_file(server: ServerProcess) -> None:
+    response = raw_upload(server, [("fileName", (None, "e.bin")), ("file", ("e", b"", "x/y"))])
+    assert response.status_code == 400
+    assert response.json()["message"] == "Your request is missing file parameter."
+
+
+def test_mime_and_dimensions_come_from_the_bytes_not_the_client(
+    client: ImageKit, folder: str, make_image: Callable[..., bytes]
+) -> None:
+    png = make_image(12, 34, "PNG", (1, 2, 3, 4))
+    result = client.files.upload(
+        file=("photo.jpg", png, "image/jpeg"), file_name="liar.jpg", folder=folder
+    )
+    details = client.files.get(result.file_id)
+    assert details.mime == "image/png" and details.has_alpha is True
+    assert (details.width, details.height) == (12, 34)
+
+
+@pytest.mark.parametrize(
+    ("file_name", "folder_name", "expected_path"),
+    [
+        ("../../../../etc/passwd", "/", "/.._.._.._.._etc_passwd"),
+        ("..\\..\\win.ini", "/", "/.._.._win.ini"),
+        ("evil.jpg", "../../../../tmp/escape", "/__/__/__/__/tmp/escape/evil.jpg"),
+        ("evil.jpg", "..\\..\\up", "/__/__/up/evil.jpg"),
+        ("evil.jpg", "/etc/", "/etc/evil.jpg"),
+        ("nul\x00byte.jpg", "/a\x00b", "/a_b/nul_byte.jpg"),
+        ("sp ace&semi;.jpg", "/with space", "/with_space/sp_ace_semi_.jpg"),
+        ("résumé.jpg", "/cafés", "/cafés/résumé.jpg"),
+        ("re\u0301sume\u0301.jpg", "/", "/résumé.jpg"),  # NFD becomes NFC
+        ("\u2024\u2024\u2215x.jpg", "/\u2025", "/_/___x.jpg"),  # dot and slash look-alikes
+        ("%2e%2e%2fx.jpg", "%2e%2e", "/_2e_2e/_2e_2e_2fx.jpg"),
+    ],
+)
+def test_hostile_names_are_normalised_and_never_followed(
+    server: ServerProcess,
+    file_name: str,
+    folder_name: str,
+    expected_path: str,
+    tmp_path: Path,
+) -> None:
+    outside_before = set(os.listdir(server.data.parent))
+    content = f"hostile {file_name!r} {folder_name!r}".encode()
+    response = raw_upload(
+        server,
+        [
+            ("fileName", (None, file_name)),
+            ("folder", (None, folder_name)),
+            ("useUniqueFileName", (None, "false")),
+            ("file", ("upload", content, "application/octet-stream")),
+        ],
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["filePath"] == expected_path
+    fetched = httpx.get(body["url"])
+    assert fetched.status_code == 200 and fetched.content == content
+    assert set(os.listdir(server.data.parent)) == outside_before
+    assert not Path("/etc/evil.jpg").exists() and not Path("/tmp/escape").exists()
+    check_invariants(server.data)
+
+
+@pytest.mark.parametrize(
+    ("file_name", "folder_name"),
+    [("..", "/"), (".", "/a"), ("x" * 256, "/"), ("ok.jpg", "/a" * 51), ("ok.jpg", "/" + "f" * 256)],
+)
+def test_unusable_names_are_400(server: ServerProcess, file_name: str, folder_name: str) -> None:
+    response = raw_upload(
+        server,
+        [
+            ("fileName", (None, file_name)),
+            ("folder", (None, folder_name)),
+            ("file", ("upload", b"bytes", "application/octet-stream")),
+        ],
+    )
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Your request contains invalid")
+
+
+def test_invalid_utf8_in_a_field_is_400(server: ServerProcess) -> None:
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"fileName\"\r\n\r\n".encode()
+        + b"\xff\xfe.jpg\r\n"
+        + f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"u\"\r\n\r\n".encode()
+        + b"abc\r\n"
+        + f"--{boundary}--\r\n".encode()
+    )
+    response = httpx.post(
+        f"{server.base_url}/api/v1/files/upload",
+        auth=(TEST_KEY, ""),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        content=body,
+    )
+    assert response.status_code == 400
+    assert "fileName" in response.json()["message"]
