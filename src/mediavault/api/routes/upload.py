@@ -20,6 +20,8 @@ from mediavault.services import uploads
     "/api/v1/files/upload",
     guards=[require_private_key],
     status_code=200,
+    # The form reader enforces MEDIAVAULT_MAX_UPLOAD_BYTES itself, with ImageKit's message.
+    request_max_body_size=None,
     summary="Upload a file, or a new version of the file at the same path",
     tags=["upload"],
 )
