@@ -35,3 +35,13 @@ def folder() -> str:
 @pytest.fixture
 def data(server: ServerProcess) -> Path:
     return server.data
+
+
+@pytest.fixture(autouse=True)
+def no_upload_leaves_staging_files(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever a test sent, finished or refused, no staging file may outlive its request."""
+    yield
+    if "server" in request.fixturenames:
+        server: ServerProcess = request.getfixturevalue("server")
+        staging = server.data / "blobs" / ".staging"
+        assert list(staging.iterdir()) == [], "an upload left a staging file behind"

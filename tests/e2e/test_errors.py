@@ -150,15 +150,27 @@ def test_upload_without_file_or_file_name_is_400(server: ServerProcess, folder: 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"useUniqueFileName": "yes"}, "Your request contains invalid useUniqueFileName parameter."),
+        (
+            {"useUniqueFileName": "yes"},
+            "Your request contains invalid useUniqueFileName parameter.",
+        ),
         ({"isPrivateFile": "1"}, "Your request contains invalid isPrivateFile parameter."),
         ({"customMetadata": "[1]"}, "Your request contains invalid customMetadata parameter."),
         ({"customMetadata": "{bad"}, "Your request contains invalid customMetadata parameter."),
-        ({"customCoordinates": "1,2,3"}, "Your request contains invalid customCoordinates parameter."),
+        (
+            {"customCoordinates": "1,2,3"},
+            "Your request contains invalid customCoordinates parameter.",
+        ),
         ({"tags": "a%b"}, "Your request contains invalid tags parameter."),
         ({"tags": "x" * 501}, "Your request contains invalid tags parameter."),
-        ({"responseFields": "tags,bogus"}, "Your request contains invalid responseFields parameter."),
-        ({"extensions": '[{"name":"remove-bg"}]'}, "Your request contains invalid extensions parameter."),
+        (
+            {"responseFields": "tags,bogus"},
+            "Your request contains invalid responseFields parameter.",
+        ),
+        (
+            {"extensions": '[{"name":"remove-bg"}]'},
+            "Your request contains invalid extensions parameter.",
+        ),
         ({"fileName": "..."}, "Your request contains invalid fileName parameter."),
     ],
 )

@@ -196,3 +196,21 @@ def test_the_app_serves_its_openapi_document_and_docs_page(server: ServerProcess
         assert path in paths, path
     page = httpx.get(f"{server.base_url}/docs")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+
+
+def test_uploads_over_the_size_limit_are_refused_and_leave_nothing(tmp_path: Path) -> None:
+    server = ServerProcess(
+        data=tmp_path / "data", port=free_port(), env={"MEDIAVAULT_MAX_UPLOAD_BYTES": "4096"}
+    ).start()
+    try:
+        client = sdk(server)
+        assert client.files.upload(file=b"x" * 4096, file_name="fits.bin").size == 4096
+        with pytest.raises(imagekitio.BadRequestError) as refused:
+            client.files.upload(file=b"x" * (3 * 1024 * 1024), file_name="big.bin")
+        assert refused.value.body["message"] == (
+            "Your request contains invalid file parameter. The file size exceeds limits."
+        )
+        assert list((server.data / "blobs" / ".staging").iterdir()) == []
+        check_invariants(server.data)
+    finally:
+        server.stop()

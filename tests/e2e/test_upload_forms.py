@@ -65,7 +65,8 @@ def test_file_as_a_base64_text_field(
 def test_invalid_base64_and_url_text_fields_are_400(server: ServerProcess, folder: str) -> None:
     for text in ["not base64 at all!", "QUJD=", "https://example.com/cat.jpg"]:
         response = raw_upload(
-            server, [("fileName", (None, "x.jpg")), ("folder", (None, folder)), ("file", (None, text))]
+            server,
+            [("fileName", (None, "x.jpg")), ("folder", (None, folder)), ("file", (None, text))],
         )
         assert response.status_code == 400, text
         assert response.json()["message"].startswith(
@@ -78,7 +79,7 @@ def test_malformed_multipart_is_400(server: ServerProcess) -> None:
         f"{server.base_url}/api/v1/files/upload",
         auth=(TEST_KEY, ""),
         headers={"Content-Type": "multipart/form-data; boundary=XYZ"},
-        content=b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--WRONG",
+        content=b'--XYZ\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc\r\n--WRONG',
     )
     assert response.status_code == 400
     assert response.json()["help"].startswith("For support")
@@ -167,7 +168,13 @@ def test_hostile_names_are_normalised_and_never_followed(
 
 @pytest.mark.parametrize(
     ("file_name", "folder_name"),
-    [("..", "/"), (".", "/a"), ("x" * 256, "/"), ("ok.jpg", "/a" * 51), ("ok.jpg", "/" + "f" * 256)],
+    [
+        ("..", "/"),
+        (".", "/a"),
+        ("x" * 256, "/"),
+        ("ok.jpg", "/a" * 51),
+        ("ok.jpg", "/" + "f" * 256),
+    ],
 )
 def test_unusable_names_are_400(server: ServerProcess, file_name: str, folder_name: str) -> None:
     response = raw_upload(
@@ -184,10 +191,11 @@ def test_unusable_names_are_400(server: ServerProcess, file_name: str, folder_na
 
 def test_invalid_utf8_in_a_field_is_400(server: ServerProcess) -> None:
     boundary = "b0undary"
+    file_part = 'Content-Disposition: form-data; name="file"; filename="u"'
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"fileName\"\r\n\r\n".encode()
+        f'--{boundary}\r\nContent-Disposition: form-data; name="fileName"\r\n\r\n'.encode()
         + b"\xff\xfe.jpg\r\n"
-        + f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"u\"\r\n\r\n".encode()
+        + f"--{boundary}\r\n{file_part}\r\n\r\n".encode()
         + b"abc\r\n"
         + f"--{boundary}--\r\n".encode()
     )
@@ -199,3 +207,35 @@ def test_invalid_utf8_in_a_field_is_400(server: ServerProcess) -> None:
     )
     assert response.status_code == 400
     assert "fileName" in response.json()["message"]
+
+
+def test_a_client_that_disconnects_mid_upload_leaves_nothing(server: ServerProcess) -> None:
+    import socket
+    import time
+
+    boundary = "cut"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="fileName"\r\n\r\ncut.bin\r\n'
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="u"\r\n\r\n'
+    ).encode()
+    auth = base64.b64encode(f"{TEST_KEY}:".encode()).decode()
+    request = (
+        "POST /api/v1/files/upload HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Basic {auth}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(head) + 50_000_000}\r\n\r\n"
+    ).encode()
+    before = sorted((server.data / "blobs" / "sha256").rglob("*"))
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(request + head + os.urandom(3_000_000))
+        time.sleep(0.3)
+    staging = server.data / "blobs" / ".staging"
+    deadline = time.monotonic() + 10
+    while list(staging.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(staging.iterdir()) == []
+    assert sorted((server.data / "blobs" / "sha256").rglob("*")) == before
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200

@@ -273,9 +273,7 @@ def test_unpublishing_hides_a_version_from_delivery(
     versions = client.files.versions.list(file_id)
     assert [v.is_published for v in versions] == [False, True]
 
-    client.files.update(
-        file_id, publish={"is_published": False, "include_file_versions": True}
-    )
+    client.files.update(file_id, publish={"is_published": False, "include_file_versions": True})
     old_version_url = before[file_id]
     assert httpx.get(old_version_url).status_code == 404
 

@@ -65,6 +65,9 @@ class FormReader:
                 await self._drain()
             parser.finalize()
             await self._drain()
+            if self._writer is not None:
+                # The body ended inside the file part: a truncated or malformed request.
+                raise MultipartParseError("the body ended before the file part did")
         except MultipartParseError:
             self._abort()
             raise InvalidRequest(
