@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -26,6 +27,7 @@ async def healthz() -> dict[str, str]:
 
 
 def create_app(settings: Settings) -> ASGIApp:
+    _configure_logging(settings.log_level)
     stores = build_stores(settings)
     ctx = AppContext(
         settings=settings,
@@ -62,6 +64,16 @@ def create_app(settings: Settings) -> ASGIApp:
     app.state.ctx = ctx
     app.state.private_key = ctx.private_key
     return RequestIdMiddleware(app)
+
+
+def _configure_logging(level: str) -> None:
+    """Our own logger, in the server's format; request headers (and so keys) are never logged."""
+    logger = logging.getLogger("mediavault")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
 
 
 class RequestIdMiddleware:
