@@ -60,7 +60,8 @@ class ThumbnailCache:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(source) as image:
-                    if image.width * image.height > MAX_SOURCE_PIXELS:
+                    too_big = image.width * image.height > MAX_SOURCE_PIXELS
+                    if too_big and image.format != "JPEG":
                         return None
                     image.draft("RGB", (self._size, self._size))
                     picture = ImageOps.exif_transpose(image)
