@@ -10,6 +10,7 @@ MediaVaultError
 │   └── FileTooLarge
 ├── Unauthenticated           no private key supplied
 ├── Forbidden                 the key is not the account's
+├── Conflict                  e.g. rename onto an existing name
 ├── NotFound
 │   ├── FileNotFound
 │   ├── VersionNotFound
@@ -25,10 +26,13 @@ from __future__ import annotations
 
 class MediaVaultError(Exception):
     message = "An unexpected error occurred."
+    # ImageKit's machine-readable `reason`, on the endpoints that document one.
+    reason: str | None = None
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, reason: str | None = None) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
+        self.reason = reason or self.reason
 
 
 class InvalidRequest(MediaVaultError):
@@ -92,6 +96,10 @@ class FilesNotFound(NotFound):
     def __init__(self, missing_file_ids: list[str]) -> None:
         super().__init__()
         self.missing_file_ids = missing_file_ids
+
+
+class Conflict(MediaVaultError):
+    message = "The request conflicts with the current state of the resource."
 
 
 class BlobMissing(MediaVaultError):

@@ -15,9 +15,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from mediavault import __version__
 from mediavault.api.context import AppContext
 from mediavault.api.errors import EXCEPTION_HANDLERS
-from mediavault.api.routes import delivery, files, upload, versions
-from mediavault.api.urls import UrlBuilder
+from mediavault.api.routes import assets, delivery, files, upload, versions
 from mediavault.config import Settings
+from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores, read_private_key
 
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> ASGIApp:
             upload.upload_file,
             files.router,
             versions.router,
+            assets.router,
             delivery_mount,
             healthz,
         ],

@@ -7,9 +7,9 @@ from typing import Any
 
 from litestar import Request
 
-from mediavault.api.urls import UrlBuilder
 from mediavault.config import Settings
 from mediavault.services.stores import Stores
+from mediavault.urls import UrlBuilder
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ STATUS: dict[type[errors.MediaVaultError], int] = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
+    errors.Conflict: 409,
     errors.BlobMissing: 500,
 }
 
@@ -31,7 +32,9 @@ def error_body(message: str, **extra: Any) -> dict[str, Any]:
 
 
 def error_response(status: int, message: str, **extra: Any) -> Response[dict[str, Any]]:
-    return Response(error_body(message, **extra), status_code=status)
+    # The SDKs retry 409s unless told not to; ours are never transient.
+    headers = {"x-should-retry": "false"} if status == 409 else None
+    return Response(error_body(message, **extra), status_code=status, headers=headers)
 
 
 def domain_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -39,7 +42,9 @@ def domain_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str
     status = status_for(exc)
     if status >= 500:
         log.error("request failed: %s", exc.message)
-    extra = {}
+    extra: dict[str, Any] = {}
+    if exc.reason:
+        extra["reason"] = exc.reason
     if isinstance(exc, errors.FilesNotFound):
         extra["missingFileIds"] = exc.missing_file_ids
     return error_response(status, exc.message, **extra)

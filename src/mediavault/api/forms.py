@@ -6,10 +6,10 @@ import json
 import re
 from typing import Any
 
-from mediavault.api.serializers import UPLOAD_RESPONSE_FIELDS
 from mediavault.domain.models import JsonObject
 from mediavault.domain.versioning import DetailsUpdate, PublishUpdate, UploadOptions
 from mediavault.errors import InvalidRequest
+from mediavault.serializers import UPLOAD_RESPONSE_FIELDS
 from mediavault.services.uploads import UploadTarget
 
 MAX_TAGS_CHARS = 500
@@ -54,7 +54,7 @@ def upload_fields(fields: dict[str, str]) -> tuple[UploadTarget, UploadOptions, 
 
 
 def details_update(body: bytes) -> DetailsUpdate | PublishUpdate:
-    data = _json_object(body)
+    data = json_object(body)
     if "publish" in data:
         if len(data) > 1:
             raise InvalidRequest(
@@ -92,7 +92,7 @@ def details_update(body: bytes) -> DetailsUpdate | PublishUpdate:
 
 
 def bulk_file_ids(body: bytes) -> list[str]:
-    data = _json_object(body)
+    data = json_object(body)
     if "fileIds" not in data:
         raise InvalidRequest("fileIds parameter is missing.")
     ids = data["fileIds"]
@@ -103,7 +103,7 @@ def bulk_file_ids(body: bytes) -> list[str]:
     return ids
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
@@ -113,6 +113,19 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidRequest("Your request body must be a JSON object.")
     return data
+
+
+def required_string(body: dict[str, Any], name: str) -> str:
+    if name not in body or body[name] is None:
+        raise InvalidRequest(
+            f"Your request is missing parameters: {name}.", reason="MISSING_PARAMETER"
+        )
+    value = body[name]
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(
+            f"Your request contains invalid {name} parameter.", reason="INVALID_PARAMETER"
+        )
+    return value
 
 
 def _publish(value: Any) -> PublishUpdate:

@@ -82,3 +82,25 @@ class FileVersion:
     @property
     def updated_at(self) -> int:
         return self.file.updated_at if self.version.is_current else self.version.updated_at
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: str
+    folder_path: str  # "/a/b/"
+    name: str
+    created_at: int
+    updated_at: int
+
+    @property
+    def parent_path(self) -> str:
+        return self.folder_path[: len(self.folder_path) - len(self.name) - 1]
+
+
+@dataclass(frozen=True)
+class CustomMetadataField:
+    id: str
+    name: str
+    label: str
+    schema: JsonObject
+    is_deleted: bool = False

@@ -70,3 +70,28 @@ def unique_file_name(name: str) -> str:
 
 def _is_name_char(char: str, extra: str) -> bool:
     return char in extra or unicodedata.category(char)[0] in "LMN"
+
+
+def folder_ancestors(folder_path: str) -> list[str]:
+    """`/a/b/` -> [`/a/`, `/a/b/`]: every folder an upload into `folder_path` implies."""
+    segments = [s for s in folder_path.split("/") if s]
+    return [
+        "/" + "".join(f"{s}/" for s in segments[:depth]) for depth in range(1, len(segments) + 1)
+    ]
+
+
+def folder_name_of(folder_path: str) -> str:
+    return folder_path.rstrip("/").rpartition("/")[2]
+
+
+def sanitize_folder_name(raw: str) -> str:
+    """A new folder's name: letters, marks and numerals stay; anything else becomes `_`."""
+    name = unicodedata.normalize("NFC", raw).strip()
+    if name in ("", ".", ".."):
+        raise InvalidRequest("'.' & '..' can not be used as folder-name")
+    if len(name) > MAX_FOLDER_SEGMENT_CHARS:
+        raise InvalidRequest(
+            f"Your request contains invalid folderName parameter. "
+            f"A folder name can be at most {MAX_FOLDER_SEGMENT_CHARS} characters long."
+        )
+    return "".join(c if _is_name_char(c, extra="_-") else "_" for c in name)

@@ -49,6 +49,7 @@ def upload(
             else:
                 existing = tx.get_file_by_path(folder_path + name, lock=True)
             if existing is None:
+                tx.ensure_folders(folder_path, now)
                 result = _create_file(tx, name, folder_path, content, options, now)
             else:
                 result = _add_version(tx, stores, existing, content, options, now)

@@ -14,9 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mediavault.domain.models import ContentInfo, File, Version, VersionMetadata
+from mediavault.domain.models import File, Version, VersionMetadata
 from mediavault.storage.database import reader
-from mediavault.storage.tables import blobs, files, versions
+from mediavault.storage.folder_queries import FolderQueries
+from mediavault.storage.listing import ListingQueries
+from mediavault.storage.rows import file_from, version_from
+from mediavault.storage.tables import blobs, files, version_tags, versions
 
 
 class MetadataStore:
@@ -39,7 +42,7 @@ class MetadataStore:
         self._writer.dispose()
 
 
-class Transaction:
+class Transaction(FolderQueries, ListingQueries):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
 
@@ -48,12 +51,12 @@ class Transaction:
     def get_file(self, file_id: str, *, lock: bool = False) -> File | None:
         query = sa.select(files).where(files.c.id == file_id)
         row = self._db.execute(query.with_for_update() if lock else query).first()
-        return _file(row) if row else None
+        return file_from(row._mapping) if row else None
 
     def get_file_by_path(self, file_path: str, *, lock: bool = False) -> File | None:
         query = sa.select(files).where(files.c.file_path == file_path)
         row = self._db.execute(query.with_for_update() if lock else query).first()
-        return _file(row) if row else None
+        return file_from(row._mapping) if row else None
 
     def existing_file_ids(self, file_ids: Iterable[str]) -> set[str]:
         query = sa.select(files.c.id).where(files.c.id.in_(list(file_ids))).with_for_update()
@@ -94,7 +97,7 @@ class Transaction:
             .where(versions.c.file_id == file_id)
             .order_by(versions.c.is_current.desc(), versions.c.number.desc())
         )
-        return [_version(row) for row in self._db.execute(query)]
+        return [version_from(row._mapping) for row in self._db.execute(query)]
 
     def count_versions(self, file_id: str) -> int:
         query = sa.select(sa.func.count()).where(versions.c.file_id == file_id)
@@ -105,17 +108,17 @@ class Transaction:
             versions.c.file_id == file_id, versions.c.id == version_id
         )
         row = self._db.execute(query).first()
-        return _version(row) if row else None
+        return version_from(row._mapping) if row else None
 
     def get_current_version(self, file_id: str) -> Version | None:
         query = sa.select(versions).where(versions.c.file_id == file_id, versions.c.is_current)
         row = self._db.execute(query).first()
-        return _version(row) if row else None
+        return version_from(row._mapping) if row else None
 
     def get_version_by_token(self, file_id: str, token: str) -> Version | None:
         query = sa.select(versions).where(versions.c.file_id == file_id, versions.c.token == token)
         row = self._db.execute(query).first()
-        return _version(row) if row else None
+        return version_from(row._mapping) if row else None
 
     def insert_version(self, version: Version) -> None:
         content, meta = version.content, version.metadata
@@ -138,6 +141,7 @@ class Transaction:
                 updated_at=version.updated_at,
             )
         )
+        self._set_tags(version.id, meta)
 
     def update_version_metadata(
         self, version_id: str, metadata: VersionMetadata, updated_at: int
@@ -147,6 +151,15 @@ class Transaction:
             .where(versions.c.id == version_id)
             .values(**_metadata_columns(metadata), updated_at=updated_at)
         )
+        self._set_tags(version_id, metadata)
+
+    def _set_tags(self, version_id: str, metadata: VersionMetadata) -> None:
+        self._db.execute(sa.delete(version_tags).where(version_tags.c.version_id == version_id))
+        rows = [{"version_id": version_id, "source": "user", "tag": t} for t in metadata.tags or []]
+        ai_names = {t["name"] for t in metadata.ai_tags or [] if isinstance(t.get("name"), str)}
+        rows += [{"version_id": version_id, "source": "ai", "tag": t} for t in sorted(ai_names)]
+        if rows:
+            self._db.execute(sa.insert(version_tags), rows)
 
     def set_version_published(
         self, version_id: str, is_published: bool, token: str, updated_at: int
@@ -221,44 +234,3 @@ def _metadata_columns(meta: VersionMetadata) -> dict[str, Any]:
         "is_private_file": meta.is_private_file,
         "is_published": meta.is_published,
     }
-
-
-def _file(row: sa.Row[Any]) -> File:
-    return File(
-        id=row.id,
-        name=row.name,
-        folder_path=row.folder_path,
-        last_version_number=row.last_version_number,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _version(row: sa.Row[Any]) -> Version:
-    return Version(
-        id=row.id,
-        file_id=row.file_id,
-        number=row.number,
-        content=ContentInfo(
-            digest=row.blob_digest,
-            size=row.size,
-            mime=row.mime,
-            file_type=row.file_type,
-            width=row.width,
-            height=row.height,
-            has_alpha=row.has_alpha,
-        ),
-        metadata=VersionMetadata(
-            tags=row.tags,
-            ai_tags=row.ai_tags,
-            custom_metadata=row.custom_metadata or {},
-            custom_coordinates=row.custom_coordinates,
-            description=row.description,
-            is_private_file=row.is_private_file,
-            is_published=row.is_published,
-        ),
-        token=row.token,
-        is_current=row.is_current,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )

@@ -72,3 +72,71 @@ versions = sa.Table(
         postgresql_where=sa.text("is_current"),
     ),
 )
+
+folders = sa.Table(
+    "folders",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("folder_path", sa.Text, nullable=False, unique=True),  # "/a/b/"
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("parent_path", sa.Text, nullable=False),  # "/a/"
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "parent_path"),
+    sa.Index(None, "name"),
+)
+
+# Tags in rows rather than inside JSON: one portable, indexable query for "tags IN [...]".
+version_tags = sa.Table(
+    "version_tags",
+    metadata,
+    sa.Column(
+        "version_id",
+        sa.String(24),
+        sa.ForeignKey("versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("source", sa.String(8), primary_key=True),  # "user" | "ai"
+    sa.Column("tag", sa.String(500), primary_key=True),
+    sa.Index(None, "tag"),
+)
+
+custom_metadata_fields = sa.Table(
+    "custom_metadata_fields",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    # Unique across deleted fields too, as ImageKit keeps a deleted field's name reserved.
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("label", sa.String(255), nullable=False),
+    sa.Column("schema", sa.JSON, nullable=False),
+    sa.Column("is_deleted", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# Webhook events, written in the transaction of the change they describe, one row per target.
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("target_url", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("file_id", sa.String(24), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("delivered_at", sa.BigInteger),
+    sa.Column("failed_at", sa.BigInteger),
+    sa.Column("last_error", sa.Text),
+    sa.Index(None, "delivered_at", "failed_at", "next_attempt_at"),
+    sa.Index(None, "target_url", "file_id", "id"),
+)
+
+# Search and sort columns of the list API.
+sa.Index("ix_files_name", files.c.name)
+sa.Index("ix_files_created_at", files.c.created_at)
+sa.Index("ix_files_updated_at", files.c.updated_at)
+for _column in ("size", "width", "height", "created_at", "updated_at", "mime"):
+    sa.Index(f"ix_versions_is_current_{_column}", versions.c.is_current, versions.c[_column])

@@ -18,10 +18,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from mediavault.api.context import AppContext
 from mediavault.api.errors import error_body
-from mediavault.api.urls import PATH_SAFE_CHARS
 from mediavault.domain.signing import is_valid_signature
 from mediavault.errors import InvalidRequest, MediaVaultError, NotFound
 from mediavault.services import delivery
+from mediavault.urls import PATH_SAFE_CHARS
 
 THUMBNAIL_NAMES = frozenset({"n-ik_ml_thumbnail", "n-media_library_thumbnail"})
 SIGNATURE_PARAMS = ("ik-s", "ik-t")

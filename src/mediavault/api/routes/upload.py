@@ -7,7 +7,8 @@ from typing import Any
 from anyio import to_thread
 from litestar import Request, post
 
-from mediavault.api import forms, serializers
+from mediavault import serializers
+from mediavault.api import forms
 from mediavault.api.auth import require_private_key
 from mediavault.api.context import context_of
 from mediavault.api.multipart import FormReader, decode_base64_file

@@ -9,7 +9,7 @@ from litestar import Request, Router, delete, get, put
 
 from mediavault.api.auth import require_private_key
 from mediavault.api.context import context_of
-from mediavault.api.serializers import file_object
+from mediavault.serializers import file_object
 from mediavault.services import versions
 
 

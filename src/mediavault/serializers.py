@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mediavault.api.urls import UrlBuilder
-from mediavault.domain.models import FileVersion
+from mediavault.domain.models import FileVersion, Folder
+from mediavault.urls import UrlBuilder
 
 UPLOAD_RESPONSE_FIELDS = frozenset(
     {
@@ -112,3 +112,16 @@ def _legacy_metadata(item: FileVersion) -> dict[str, Any]:
         metadata["format"] = content.mime.rpartition("/")[2].removeprefix("x-")
         metadata["hasTransparency"] = bool(content.has_alpha)
     return metadata
+
+
+def folder_object(folder: Folder) -> dict[str, Any]:
+    """A folder as list results show it (spec §2.5)."""
+    return {
+        "type": "folder",
+        "folderId": folder.id,
+        "name": folder.name,
+        "folderPath": folder.folder_path.rstrip("/"),
+        "customMetadata": {},
+        "createdAt": iso(folder.created_at),
+        "updatedAt": iso(folder.updated_at),
+    }

@@ -1,0 +1,52 @@
+"""GET /v1/files (list and search) and the folder endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from litestar import Request, Router, delete, get, post
+
+from mediavault.api import forms
+from mediavault.api.auth import require_private_key
+from mediavault.api.context import context_of
+from mediavault.api.listing_params import list_query
+from mediavault.domain.models import Folder
+from mediavault.serializers import file_object, folder_object
+from mediavault.services import assets
+
+
+@get("/v1/files", summary="List and search files, file versions and folders", tags=["search"])
+async def list_assets(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+    ctx = context_of(request)
+    query = list_query(request.query_params)
+    items = await to_thread.run_sync(assets.list_assets, ctx.stores, query)
+    return [
+        folder_object(item) if isinstance(item, Folder) else file_object(item, ctx.urls)
+        for item in items
+    ]
+
+
+@post("/v1/folder", status_code=201, summary="Create a folder", tags=["folders"])
+async def create_folder(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    body = forms.json_object(await request.body())
+    name = forms.required_string(body, "folderName")
+    parent = forms.required_string(body, "parentFolderPath")
+    await to_thread.run_sync(assets.create_folder, context_of(request).stores, name, parent)
+    return {}
+
+
+@delete(
+    "/v1/folder", status_code=204, summary="Delete a folder and everything in it", tags=["folders"]
+)
+async def delete_folder(request: Request[Any, Any, Any]) -> None:
+    body = forms.json_object(await request.body())
+    folder_path = forms.required_string(body, "folderPath")
+    await to_thread.run_sync(assets.delete_folder, context_of(request).stores, folder_path)
+
+
+router = Router(
+    path="/",
+    guards=[require_private_key],
+    route_handlers=[list_assets, create_folder, delete_folder],
+)

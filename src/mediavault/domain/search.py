@@ -1,0 +1,249 @@
+"""ImageKit's searchQuery language (spec §6.5), parsed with a real grammar into a typed tree.
+
+    name = "cat.jpg" AND (tags IN ["pets", "sale"] OR size > "1mb")
+    type = "file-version" AND createdAt > "7d"
+    "customMetadata.brand" = "acme"
+
+Parsing checks the syntax and the meaning: each field takes certain operators and values, and
+values are converted here (dates to epoch milliseconds, "1mb" to bytes), so that the SQL
+translation deals only in well-typed conditions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lark import Lark, Token, Transformer, UnexpectedInput
+from lark.exceptions import VisitError
+
+from mediavault.errors import InvalidRequest
+
+GRAMMAR = r"""
+    ?start: or_expr
+    ?or_expr: and_expr (_OR and_expr)*
+    ?and_expr: atom (_AND atom)*
+    ?atom: "(" or_expr ")"
+         | field OPERATOR value          -> compare
+         | field _NOT OPERATOR value     -> compare_not
+         | field _IN value_list          -> in_list
+         | field _NOT _IN value_list     -> not_in_list
+    field: NAME | STRING
+    ?value: STRING | NUMBER | BOOLEAN
+    value_list: "[" [value ("," value)*] "]"
+    OPERATOR: ">=" | "<=" | "!=" | "=" | ">" | "<" | ":"
+    _AND.2: /AND\b/i
+    _OR.2: /OR\b/i
+    _NOT.2: /NOT\b/i
+    _IN.2: /IN\b/i
+    BOOLEAN.2: /(true|false)\b/i
+    NAME: /[A-Za-z_][A-Za-z0-9_.\-]*/
+    STRING: /"(?:[^"\\]|\\.)*"/ | /'(?:[^'\\]|\\.)*'/
+    NUMBER: /-?\d+(\.\d+)?/
+    %ignore /\s+/
+"""
+
+_parser = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+Value = str | float | bool | int
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`field op values`; `negated` for NOT = and NOT IN. IN carries several values."""
+
+    field: str  # canonical: name, type, tags, createdAt, ..., customMetadata.<key>
+    op: str  # "=", "!=", ">", ">=", "<", "<=", ":", "in"
+    values: tuple[Value, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class And:
+    parts: tuple[Query, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    parts: tuple[Query, ...]
+
+
+Query = Condition | And | Or
+
+EQUALITY = frozenset({"=", "!="})
+ORDERING = frozenset({"=", "!=", ">", ">=", "<", "<="})
+TYPES = frozenset({"file", "file-version", "folder"})
+_FIELDS = {
+    "name": (EQUALITY | {":"}, "string"),
+    "type": (EQUALITY, "type"),
+    "tags": (EQUALITY, "string"),
+    "createdat": (ORDERING, "date"),
+    "updatedat": (ORDERING, "date"),
+    "size": (ORDERING, "size"),
+    "width": (ORDERING, "number"),
+    "height": (ORDERING, "number"),
+    "format": (EQUALITY, "string"),
+    "private": (EQUALITY, "boolean"),
+    "published": (EQUALITY, "boolean"),
+    "transparency": (EQUALITY, "boolean"),
+}
+_CANONICAL = {
+    "createdat": "createdAt",
+    "updatedat": "updatedAt",
+}
+_RELATIVE = re.compile(r"(\d+)\s*([hdwmy])", re.IGNORECASE)
+_RELATIVE_MS = {"h": 3_600_000, "d": 86_400_000, "w": 604_800_000, "m": 2_592_000_000}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+
+
+def invalid_query(reason: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Invalid search query - {reason}. Please refer to the documentation for syntax "
+        "specification."
+    )
+
+
+def parse(text: str, now_ms: int) -> Query:
+    """The query as a tree of conditions; raises InvalidRequest with ImageKit's message shape."""
+    if not text.strip():
+        raise invalid_query("the query is empty")
+    try:
+        tree = _parser.parse(text)
+    except UnexpectedInput as exc:
+        raise invalid_query(f"unexpected input at position {exc.column}") from None
+    try:
+        return _Builder(now_ms).transform(tree)
+    except VisitError as exc:
+        # Lark wraps what the builder raises; the builder only raises our own errors.
+        raise exc.orig_exc from None
+
+
+def mentions_type(query: Query) -> bool:
+    if isinstance(query, Condition):
+        return query.field == "type"
+    return any(mentions_type(p) for p in query.parts)
+
+
+class _Builder(Transformer[Token, Query]):
+    def __init__(self, now_ms: int) -> None:
+        super().__init__()
+        self._now_ms = now_ms
+
+    def or_expr(self, parts: list[Query]) -> Query:
+        return Or(tuple(parts))
+
+    def and_expr(self, parts: list[Query]) -> Query:
+        return And(tuple(parts))
+
+    def field(self, items: list[Token]) -> str:
+        token = items[0]
+        return _unquote(token) if token.type == "STRING" else str(token)
+
+    def value_list(self, items: list[Token]) -> list[Token]:
+        return items
+
+    def compare(self, items: list[Any]) -> Condition:
+        field, op, value = items
+        return self._condition(field, str(op), [value], negated=False)
+
+    def compare_not(self, items: list[Any]) -> Condition:
+        field, op, value = items
+        if str(op) != "=":
+            raise invalid_query(f"NOT can only be used with = or IN, not with {op}")
+        return self._condition(field, "=", [value], negated=True)
+
+    def in_list(self, items: list[Any]) -> Condition:
+        return self._condition(items[0], "in", items[1], negated=False)
+
+    def not_in_list(self, items: list[Any]) -> Condition:
+        return self._condition(items[0], "in", items[1], negated=True)
+
+    def _condition(self, raw_field: str, op: str, tokens: list[Token], negated: bool) -> Condition:
+        field, operators, kind = _field_rules(raw_field)
+        if op == "!=":
+            op, negated = "=", True
+        if op != "in" and op not in operators:
+            raise invalid_query(f"{field} field does not support the {op} operator")
+        if op == "in" and kind not in ("string", "type", "custom"):
+            raise invalid_query(f"{field} field does not support the IN operator")
+        if op == "in" and not tokens:
+            raise invalid_query(f"the list of values for {field} is empty")
+        values = tuple(self._value(field, kind, token) for token in tokens)
+        return Condition(field, op, values, negated)
+
+    def _value(self, field: str, kind: str, token: Token) -> Value:
+        text = _unquote(token) if token.type == "STRING" else str(token)
+        if kind in ("string", "type"):
+            if token.type != "STRING":
+                raise invalid_query(
+                    f"{field} field must have a string value. "
+                    "Make sure the value is enclosed within quotes"
+                )
+            if kind == "type" and text not in TYPES:
+                raise invalid_query('type field must be one of "file", "file-version", "folder"')
+            return text
+        if kind == "date":
+            return self._date(field, token, text)
+        if kind == "size":
+            match = _SIZE.fullmatch(text.strip())
+            if not match:
+                raise invalid_query(f"{field} field must have a valid size value such as 1mb")
+            return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+        if kind == "number":
+            try:
+                return float(text)
+            except ValueError:
+                raise invalid_query(f"{field} field must have a numeric value") from None
+        if kind == "boolean":
+            if token.type != "BOOLEAN" and text.lower() not in ("true", "false"):
+                raise invalid_query(f"{field} field must have a value of true or false")
+            return text.lower() == "true"
+        # custom metadata: the value keeps the type it was written with
+        if token.type == "NUMBER":
+            return float(text)
+        if token.type == "BOOLEAN":
+            return text.lower() == "true"
+        return text
+
+    def _date(self, field: str, token: Token, text: str) -> int:
+        error = invalid_query(
+            f"{field} field must have a valid date value. "
+            "Make sure the value is enclosed within quotes"
+        )
+        if token.type != "STRING":
+            raise error
+        relative = _RELATIVE.fullmatch(text.strip())
+        if relative:
+            amount, unit = int(relative.group(1)), relative.group(2).lower()
+            span = amount * 31_536_000_000 if unit == "y" else amount * _RELATIVE_MS[unit]
+            return self._now_ms - span
+        try:
+            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise error from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
+
+
+def _field_rules(raw: str) -> tuple[str, frozenset[str], str]:
+    if raw.startswith("customMetadata."):
+        key = raw.removeprefix("customMetadata.")
+        if not key:
+            raise invalid_query("customMetadata needs a field name, as customMetadata.<name>")
+        return raw, ORDERING | {":"}, "custom"
+    if raw.startswith("embeddedMetadata."):
+        raise invalid_query("embeddedMetadata fields are not extracted by this server")
+    rules = _FIELDS.get(raw.lower())
+    if rules is None:
+        raise invalid_query(f"{raw} is not a searchable field")
+    operators, kind = rules
+    return _CANONICAL.get(raw.lower(), raw.lower()), frozenset(operators), kind
+
+
+def _unquote(token: Token) -> str:
+    body = str(token)[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
