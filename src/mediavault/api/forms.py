@@ -92,7 +92,10 @@ def details_update(body: bytes) -> DetailsUpdate | PublishUpdate:
 
 
 def bulk_file_ids(body: bytes) -> list[str]:
-    data = json_object(body)
+    return file_ids(json_object(body))
+
+
+def file_ids(data: dict[str, Any]) -> list[str]:
     if "fileIds" not in data:
         raise InvalidRequest("fileIds parameter is missing.")
     ids = data["fileIds"]
@@ -101,6 +104,26 @@ def bulk_file_ids(body: bytes) -> list[str]:
     if not all(isinstance(i, str) for i in ids):
         raise InvalidRequest("fileIds should be an Array of strings.")
     return ids
+
+
+def string_list(data: dict[str, Any], name: str) -> list[str]:
+    if name not in data:
+        raise InvalidRequest(f"{name} parameter is missing.")
+    if not _is_string_list(data[name]):
+        raise InvalidRequest(
+            f"Your request contains invalid value for {name}. Please provide an array of "
+            "strings. Example - ['t-shirt','summer-sale']."
+        )
+    return [t.strip() for t in data[name] if t.strip()]
+
+
+def optional_boolean(data: dict[str, Any], name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid(name, "It must be true or false.")
+    return value
 
 
 def json_object(body: bytes) -> dict[str, Any]:

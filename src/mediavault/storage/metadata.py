@@ -78,6 +78,15 @@ class Transaction(FolderQueries, ListingQueries):
     def update_file(self, file_id: str, **values: Any) -> None:
         self._db.execute(sa.update(files).where(files.c.id == file_id).values(**values))
 
+    def move_file(self, file_id: str, name: str, folder_path: str, now: int) -> None:
+        self._db.execute(
+            sa.update(files)
+            .where(files.c.id == file_id)
+            .values(
+                name=name, folder_path=folder_path, file_path=folder_path + name, updated_at=now
+            )
+        )
+
     def delete_files(self, file_ids: Iterable[str]) -> list[str]:
         """Delete the files and all their versions; returns the blob digests they referenced."""
         ids = list(file_ids)
@@ -183,6 +192,16 @@ class Transaction(FolderQueries, ListingQueries):
             sa.update(versions)
             .where(versions.c.id == version_id)
             .values(is_current=True, updated_at=updated_at)
+        )
+
+    def reassign_version(
+        self, version_id: str, file_id: str, number: int, is_current: bool, now: int
+    ) -> None:
+        """Move a version into another file's history (a move onto a same-named file)."""
+        self._db.execute(
+            sa.update(versions)
+            .where(versions.c.id == version_id)
+            .values(file_id=file_id, number=number, is_current=is_current, updated_at=now)
         )
 
     def delete_version(self, version_id: str) -> None:

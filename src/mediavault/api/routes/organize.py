@@ -1,0 +1,78 @@
+"""Copy, move, rename and bulk tag edits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from litestar import Request, Response, Router, post, put
+
+from mediavault.api import forms
+from mediavault.api.auth import require_private_key
+from mediavault.api.context import context_of
+from mediavault.domain.ids import new_object_id
+from mediavault.services import organize, tags
+
+
+@post("/copy", status_code=204, summary="Copy a file, optionally with all its versions")
+async def copy_file(request: Request[Any, Any, Any]) -> None:
+    body = forms.json_object(await request.body())
+    source = forms.required_string(body, "sourceFilePath")
+    destination = forms.required_string(body, "destinationPath")
+    include = forms.optional_boolean(body, "includeFileVersions", default=False)
+    stores = context_of(request).stores
+    await to_thread.run_sync(organize.copy_file, stores, source, destination, include)
+
+
+@post("/move", status_code=204, summary="Move a file with all its versions")
+async def move_file(request: Request[Any, Any, Any]) -> None:
+    body = forms.json_object(await request.body())
+    source = forms.required_string(body, "sourceFilePath")
+    destination = forms.required_string(body, "destinationPath")
+    await to_thread.run_sync(organize.move_file, context_of(request).stores, source, destination)
+
+
+@put("/rename", status_code=200, summary="Rename a file and all its versions")
+async def rename_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    body = forms.json_object(await request.body())
+    file_path = forms.required_string(body, "filePath")
+    new_name = forms.required_string(body, "newFileName")
+    purge = forms.optional_boolean(body, "purgeCache", default=False)
+    await to_thread.run_sync(organize.rename_file, context_of(request).stores, file_path, new_name)
+    # Nothing is cached by path here (thumbnails are keyed by content), so the purge a CDN
+    # would need is complete at once; the id is what ImageKit's clients expect back.
+    return {"purgeRequestId": new_object_id()} if purge else {}
+
+
+async def _bulk(request: Request[Any, Any, Any], edit: Any, tags_field: str) -> Response[Any]:
+    body = forms.json_object(await request.body())
+    file_ids = forms.file_ids(body)
+    values = forms.string_list(body, tags_field)
+    result = await to_thread.run_sync(edit, context_of(request).stores, file_ids, values)
+    payload: dict[str, Any] = {"successfullyUpdatedFileIds": result.updated}
+    if result.errors:
+        payload["errors"] = result.errors
+    return Response(payload, status_code=207 if result.errors else 200)
+
+
+@post("/addTags", summary="Add tags to several files")
+async def add_tags(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _bulk(request, tags.add_tags, "tags")
+
+
+@post("/removeTags", summary="Remove tags from several files")
+async def remove_tags(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _bulk(request, tags.remove_tags, "tags")
+
+
+@post("/removeAITags", summary="Remove AI tags from several files")
+async def remove_ai_tags(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _bulk(request, tags.remove_ai_tags, "AITags")
+
+
+router = Router(
+    path="/v1/files",
+    guards=[require_private_key],
+    tags=["organize"],
+    route_handlers=[copy_file, move_file, rename_file, add_tags, remove_tags, remove_ai_tags],
+)

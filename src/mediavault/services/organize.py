@@ -1,0 +1,143 @@
+"""Copy, move and rename (spec §6.6): versions travel with their file, blobs are shared."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mediavault.domain import names
+from mediavault.domain.ids import new_object_id, new_version_token
+from mediavault.domain.models import File, Version
+from mediavault.errors import Conflict, InvalidRequest, NotFound
+from mediavault.services.clock import now_ms
+from mediavault.services.stores import Stores
+from mediavault.storage.metadata import Transaction
+
+
+def copy_file(
+    stores: Stores, source_file_path: str, destination_path: str, include_versions: bool
+) -> File:
+    """Copy the current version (or all versions) into another folder; no blob is written.
+
+    Onto a same-named file the copies are appended to its history, the source's current
+    version last, so that it becomes the destination's current version.
+    """
+    with stores.meta.write() as tx:
+        source, destination_folder = _source_and_destination(tx, source_file_path, destination_path)
+        history = _chronological(tx.list_versions(source.id))
+        if not include_versions:
+            history = history[-1:]
+        now = now_ms()
+        target = tx.get_file_by_path(destination_folder + source.name, lock=True)
+        if target is None:
+            tx.ensure_folders(destination_folder, now)
+            target = File(new_object_id(), source.name, destination_folder, 0, now, now)
+            tx.insert_file(target)
+        else:
+            _make_room(tx, stores, target, len(history), now)
+        for offset, version in enumerate(history, start=1):
+            number = target.last_version_number + offset
+            # Version 1's id is the file id; later versions get their own.
+            version_id = target.id if number == 1 else new_object_id()
+            tx.claim_blob(version.content.digest, version.content.size, now)
+            tx.insert_version(
+                replace(
+                    version,
+                    id=version_id,
+                    file_id=target.id,
+                    number=number,
+                    token=new_version_token(),
+                    is_current=offset == len(history),
+                    updated_at=now,
+                )
+            )
+        last = target.last_version_number + len(history)
+        tx.update_file(target.id, last_version_number=last, updated_at=now)
+        return replace(target, last_version_number=last, updated_at=now)
+
+
+def move_file(stores: Stores, source_file_path: str, destination_path: str) -> File:
+    """Move a file with all its versions. Onto a same-named file, its history is appended."""
+    with stores.meta.write() as tx:
+        source, destination_folder = _source_and_destination(tx, source_file_path, destination_path)
+        now = now_ms()
+        target = tx.get_file_by_path(destination_folder + source.name, lock=True)
+        if target is None:
+            tx.ensure_folders(destination_folder, now)
+            tx.move_file(source.id, source.name, destination_folder, now)
+            return replace(source, folder_path=destination_folder, updated_at=now)
+        history = _chronological(tx.list_versions(source.id))
+        _make_room(tx, stores, target, len(history), now)
+        for offset, version in enumerate(history, start=1):
+            number = target.last_version_number + offset
+            tx.reassign_version(version.id, target.id, number, offset == len(history), now)
+        last = target.last_version_number + len(history)
+        tx.update_file(target.id, last_version_number=last, updated_at=now)
+        tx.delete_files([source.id])
+        return replace(target, last_version_number=last, updated_at=now)
+
+
+def rename_file(stores: Stores, file_path: str, new_file_name: str) -> File:
+    """Rename a file and so every version; the old URLs stop working."""
+    with stores.meta.write() as tx:
+        file = tx.get_file_by_path(_as_file_path(file_path), lock=True)
+        if file is None:
+            raise NotFound(
+                f"No file found in media library at filePath {file_path}", reason="FILE_MISSING"
+            )
+        name = names.sanitize_file_name(new_file_name)
+        if name == file.name:
+            raise InvalidRequest(
+                "newFileName cannot be the same as its existing name.",
+                reason="SAME_OLD_AND_NEW_NAME",
+            )
+        if tx.get_file_by_path(file.folder_path + name) is not None:
+            raise Conflict(
+                f"File with name {name} already exists at the same location.",
+                reason="FILE_ALREADY_EXISTS",
+            )
+        now = now_ms()
+        tx.move_file(file.id, name, file.folder_path, now)
+        return replace(file, name=name, updated_at=now)
+
+
+def _source_and_destination(
+    tx: Transaction, source_file_path: str, destination_path: str
+) -> tuple[File, str]:
+    source = tx.get_file_by_path(_as_file_path(source_file_path), lock=True)
+    if source is None:
+        raise NotFound(
+            f"No file found with filePath `{source_file_path}`.", reason="SOURCE_FILE_MISSING"
+        )
+    destination_folder = names.normalize_folder(destination_path)
+    if destination_folder == source.folder_path:
+        raise InvalidRequest(
+            "Your request contains invalid parameters. "
+            "The source file is already in the destination folder.",
+            reason="SAME_SOURCE_AND_DESTINATION",
+        )
+    return source, destination_folder
+
+
+def _make_room(tx: Transaction, stores: Stores, target: File, incoming: int, now: int) -> None:
+    if tx.count_versions(target.id) + incoming > stores.max_versions_per_file:
+        raise InvalidRequest(
+            f"A file can have a maximum of {stores.max_versions_per_file} versions. "
+            "The destination file has no room for the incoming versions.",
+            reason="VERSION_LIMIT_EXCEEDED",
+        )
+    tx.demote_current_version(target.id, now)
+
+
+def _chronological(history: list[Version]) -> list[Version]:
+    """Older versions by number, the current version last: it stays current after the append."""
+    return sorted(history, key=lambda v: (v.is_current, v.number))
+
+
+def _as_file_path(raw: str) -> str:
+    text = raw.strip()
+    folder, _, name = text.rpartition("/")
+    if not name:
+        raise InvalidRequest(
+            f"Your request contains invalid file path {raw}.", reason="INVALID_PARAMETER"
+        )
+    return names.normalize_folder(folder) + name
