@@ -23,16 +23,26 @@ The messages are ImageKit's own, byte for byte, where ImageKit documents one.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MediaVaultError(Exception):
     message = "An unexpected error occurred."
     # ImageKit's machine-readable `reason`, on the endpoints that document one.
     reason: str | None = None
 
-    def __init__(self, message: str | None = None, *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        reason: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
         self.reason = reason or self.reason
+        # Further keys of the error body, e.g. `errors` of an invalid custom metadata value.
+        self.extra = extra or {}
 
 
 class InvalidRequest(MediaVaultError):

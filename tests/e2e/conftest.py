@@ -16,8 +16,25 @@ from tests.support import TEST_KEY, ServerProcess, free_port
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("server")
     process = ServerProcess(data=root / "data", port=free_port()).start()
+    declare_test_fields(ImageKit(private_key=TEST_KEY, base_url=process.base_url))
     yield process
     process.stop()
+
+
+# Custom metadata the shared server's tests use; values of undeclared fields are refused.
+TEST_FIELDS = {
+    "brand": {"type": "Text"},
+    "price": {"type": "Number"},
+    "k": {"type": "Text"},
+    "a": {"type": "Number"},
+    "b": {"type": "Text"},
+    "c": {"type": "Boolean"},
+}
+
+
+def declare_test_fields(client: ImageKit) -> None:
+    for name, schema in TEST_FIELDS.items():
+        client.custom_metadata_fields.create(name=name, label=name, schema=schema)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -15,7 +15,15 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from mediavault import __version__
 from mediavault.api.context import AppContext
 from mediavault.api.errors import EXCEPTION_HANDLERS
-from mediavault.api.routes import assets, delivery, files, organize, upload, versions
+from mediavault.api.routes import (
+    assets,
+    custom_metadata,
+    delivery,
+    files,
+    organize,
+    upload,
+    versions,
+)
 from mediavault.config import Settings
 from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores, read_private_key
@@ -49,6 +57,7 @@ def create_app(settings: Settings) -> ASGIApp:
             versions.router,
             assets.router,
             organize.router,
+            custom_metadata.router,
             delivery_mount,
             healthz,
         ],

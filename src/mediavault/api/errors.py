@@ -42,7 +42,7 @@ def domain_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str
     status = status_for(exc)
     if status >= 500:
         log.error("request failed: %s", exc.message)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(exc.extra)
     if exc.reason:
         extra["reason"] = exc.reason
     if isinstance(exc, errors.FilesNotFound):

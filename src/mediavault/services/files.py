@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from mediavault.domain.custom_metadata import checked_values
 from mediavault.domain.ids import is_object_id, new_version_token
 from mediavault.domain.models import File, FileVersion
-from mediavault.domain.versioning import DetailsUpdate, PublishUpdate, apply_details
+from mediavault.domain.versioning import DetailsUpdate, PublishUpdate, Unset, apply_details
 from mediavault.errors import FileNotFound, FilesNotFound, InvalidFileId, InvalidRequest
 from mediavault.services.clock import now_ms
 from mediavault.services.garbage import collecting_garbage
@@ -36,6 +37,8 @@ def update_details(
             version = tx.get_current_version(file_id)
             if version is None:
                 raise FileNotFound()
+            if not isinstance(update.custom_metadata, Unset):
+                checked_values(update.custom_metadata, tx.list_fields())
             tx.update_version_metadata(version.id, apply_details(version.metadata, update), now)
         tx.update_file(file_id, updated_at=now)
         return current(tx, file_id)

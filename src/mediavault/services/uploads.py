@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mediavault.domain import names
+from mediavault.domain.custom_metadata import checked_values, with_required_defaults
 from mediavault.domain.ids import new_object_id, new_version_token
 from mediavault.domain.models import ContentInfo, File, FileVersion, Version
 from mediavault.domain.versioning import (
@@ -48,15 +49,21 @@ def upload(
                 existing = None
             else:
                 existing = tx.get_file_by_path(folder_path + name, lock=True)
+            fields = tx.list_fields()
+            if options.custom_metadata is not None:
+                checked_values(options.custom_metadata, fields)
             if existing is None:
                 tx.ensure_folders(folder_path, now)
                 result = _create_file(tx, name, folder_path, content, options, now)
             else:
                 result = _add_version(tx, stores, existing, content, options, now)
+            metadata = result.version.metadata
+            custom = with_required_defaults(metadata.custom_metadata or {}, fields)
+            version = replace(result.version, metadata=replace(metadata, custom_metadata=custom))
             tx.claim_blob(content.digest, content.size, now)
             stores.blobs.publish(staged)
-            tx.insert_version(result.version)
-            return result
+            tx.insert_version(version)
+            return FileVersion(result.file, version)
     finally:
         stores.blobs.discard(staged)
 

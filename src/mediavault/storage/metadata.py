@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from mediavault.domain.models import File, Version, VersionMetadata
 from mediavault.storage.database import reader
+from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.listing import ListingQueries
 from mediavault.storage.rows import file_from, version_from
@@ -42,7 +43,7 @@ class MetadataStore:
         self._writer.dispose()
 
 
-class Transaction(FolderQueries, ListingQueries):
+class Transaction(FolderQueries, ListingQueries, FieldQueries):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
 
