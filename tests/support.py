@@ -54,8 +54,14 @@ class ServerProcess:
         ]  # fmt: skip
         self.log_path = self.data.parent / f"server-{self.port}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        # A session of its own, so that kill() can take the workers down with the main process.
         self.process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, text=True
+            command,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -78,6 +84,13 @@ class ServerProcess:
 
         assert self.process is not None
         return [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
+
+    def kill(self) -> None:
+        """SIGKILL the server and its workers at once, as a crash or power cut would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._log.close()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -31,6 +31,16 @@ class Settings:
     max_versions_per_file: int = 100
     thumbnail_size: int = 200
     log_level: str = "info"
+    # Where events are POSTed: one URL or several separated by commas. None: no webhooks.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    # How long a failing event is retried, with exponential backoff, before it is given up.
+    webhook_retry_hours: int = 24
+    # Upload by URL: bytes must start arriving within this many seconds.
+    url_upload_timeout_seconds: int = 8
+    # Upload by URL from loopback and private addresses; off, so uploads cannot probe inside
+    # the network the server sits in.
+    url_upload_allow_private: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -68,6 +78,10 @@ class Settings:
         return f"http://{host}:{self.port}{self.normalized_delivery_prefix}"
 
     @property
+    def webhook_urls(self) -> list[str]:
+        return [u.strip() for u in (self.webhook_url or "").split(",") if u.strip()]
+
+    @property
     def normalized_delivery_prefix(self) -> str:
         return "/" + self.delivery_prefix.strip("/")
 
@@ -90,6 +104,11 @@ class Settings:
 
 def _parse(name: str, annotation: Any, raw: str) -> Any:
     kind = str(annotation)
+    if "bool" in kind:
+        lowered = raw.strip().lower()
+        if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be true or false, got {raw!r}")
+        return lowered in ("1", "true", "yes", "on")
     try:
         if "int" in kind:
             return int(raw)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from mediavault.domain.models import FileVersion, Folder
+from mediavault.domain.times import iso
 from mediavault.urls import UrlBuilder
 
 UPLOAD_RESPONSE_FIELDS = frozenset(
@@ -20,12 +20,6 @@ UPLOAD_RESPONSE_FIELDS = frozenset(
         "selectedFieldsSchema",
     }
 )
-
-
-def iso(ms: int) -> str:
-    """Epoch milliseconds as ImageKit writes times: `2024-03-12T09:41:07.318Z`."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def file_object(item: FileVersion, urls: UrlBuilder) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from mediavault.config import Settings
 from mediavault.media.thumbnails import ThumbnailCache
+from mediavault.services.events import EventRecorder
 from mediavault.services.stores import Stores
 from mediavault.storage.blobs import LocalBlobStore
 from mediavault.storage.database import create_sqlite_engine, migrate
 from mediavault.storage.metadata import MetadataStore
+from mediavault.urls import UrlBuilder
 
 
 def build_stores(settings: Settings) -> Stores:
@@ -19,6 +21,7 @@ def build_stores(settings: Settings) -> Stores:
         meta=MetadataStore(engine),
         blobs=LocalBlobStore(settings.blob_root),
         thumbnails=ThumbnailCache(settings.cache_root, settings.thumbnail_size),
+        events=EventRecorder(settings.webhook_urls, UrlBuilder(settings.public_url_endpoint)),
         max_versions_per_file=settings.max_versions_per_file,
     )
 

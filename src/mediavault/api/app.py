@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Any
@@ -25,6 +26,7 @@ from mediavault.api.routes import (
     versions,
 )
 from mediavault.config import Settings
+from mediavault.services.webhook_sender import WebhookSender
 from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores, read_private_key
 
@@ -46,6 +48,18 @@ def create_app(settings: Settings) -> ASGIApp:
 
     async def deliver(scope: Scope, receive: Receive, send: Send) -> None:
         await delivery.serve(ctx, scope, receive, send)
+
+    sender = WebhookSender(stores.meta, settings.webhook_secret, settings.webhook_retry_hours)
+    background: list[asyncio.Task[None]] = []
+
+    async def start_webhooks() -> None:
+        if stores.events.enabled:
+            background.append(asyncio.create_task(sender.run()))
+
+    async def stop_webhooks() -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
 
     delivery_mount = asgi(settings.normalized_delivery_prefix, is_mount=True, copy_scope=True)(
         deliver
@@ -69,7 +83,8 @@ def create_app(settings: Settings) -> ASGIApp:
             path="/docs",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        on_shutdown=[stores.meta.dispose],
+        on_startup=[start_webhooks],
+        on_shutdown=[stop_webhooks, stores.meta.dispose],
         debug=False,
     )
     app.state.ctx = ctx

@@ -54,4 +54,7 @@ def delete_folder(stores: Stores, folder_path: str) -> list[str]:
         file_ids = tx.file_ids_under(path)
         garbage.collect(tx, tx.delete_files(file_ids))
         tx.delete_folders_under(path)
+        now = now_ms()
+        for file_id in file_ids:
+            stores.events.file_deleted(tx, file_id, now)
         return file_ids

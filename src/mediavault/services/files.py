@@ -41,7 +41,9 @@ def update_details(
                 checked_values(update.custom_metadata, tx.list_fields())
             tx.update_version_metadata(version.id, apply_details(version.metadata, update), now)
         tx.update_file(file_id, updated_at=now)
-        return current(tx, file_id)
+        updated = current(tx, file_id)
+        stores.events.file_updated(tx, updated, now)
+        return updated
 
 
 def delete_file(stores: Stores, file_id: str) -> None:
@@ -50,6 +52,7 @@ def delete_file(stores: Stores, file_id: str) -> None:
         if tx.get_file(file_id, lock=True) is None:
             raise FileNotFound()
         garbage.collect(tx, tx.delete_files([file_id]))
+        stores.events.file_deleted(tx, file_id, now_ms())
 
 
 def bulk_delete(stores: Stores, file_ids: list[str]) -> list[str]:
@@ -66,6 +69,9 @@ def bulk_delete(stores: Stores, file_ids: list[str]) -> list[str]:
         if missing:
             raise FilesNotFound(missing)
         garbage.collect(tx, tx.delete_files(found))
+        now = now_ms()
+        for file_id in wanted:
+            stores.events.file_deleted(tx, file_id.lower(), now)
     return wanted
 
 

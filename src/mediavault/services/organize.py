@@ -9,6 +9,7 @@ from mediavault.domain.ids import new_object_id, new_version_token
 from mediavault.domain.models import File, Version
 from mediavault.errors import Conflict, InvalidRequest, NotFound
 from mediavault.services.clock import now_ms
+from mediavault.services.files import current
 from mediavault.services.stores import Stores
 from mediavault.storage.metadata import Transaction
 
@@ -28,6 +29,7 @@ def copy_file(
             history = history[-1:]
         now = now_ms()
         target = tx.get_file_by_path(destination_folder + source.name, lock=True)
+        appending = target is not None
         if target is None:
             tx.ensure_folders(destination_folder, now)
             target = File(new_object_id(), source.name, destination_folder, 0, now, now)
@@ -52,7 +54,12 @@ def copy_file(
             )
         last = target.last_version_number + len(history)
         tx.update_file(target.id, last_version_number=last, updated_at=now)
-        return replace(target, last_version_number=last, updated_at=now)
+        copied = current(tx, target.id)
+        if appending:
+            stores.events.version_created(tx, copied, now)
+        else:
+            stores.events.file_created(tx, copied, now)
+        return copied.file
 
 
 def move_file(stores: Stores, source_file_path: str, destination_path: str) -> File:
@@ -64,7 +71,9 @@ def move_file(stores: Stores, source_file_path: str, destination_path: str) -> F
         if target is None:
             tx.ensure_folders(destination_folder, now)
             tx.move_file(source.id, source.name, destination_folder, now)
-            return replace(source, folder_path=destination_folder, updated_at=now)
+            moved = current(tx, source.id)
+            stores.events.file_updated(tx, moved, now)
+            return moved.file
         history = _chronological(tx.list_versions(source.id))
         _make_room(tx, stores, target, len(history), now)
         for offset, version in enumerate(history, start=1):
@@ -73,7 +82,10 @@ def move_file(stores: Stores, source_file_path: str, destination_path: str) -> F
         last = target.last_version_number + len(history)
         tx.update_file(target.id, last_version_number=last, updated_at=now)
         tx.delete_files([source.id])
-        return replace(target, last_version_number=last, updated_at=now)
+        appended = current(tx, target.id)
+        stores.events.version_created(tx, appended, now)
+        stores.events.file_deleted(tx, source.id, now)
+        return appended.file
 
 
 def rename_file(stores: Stores, file_path: str, new_file_name: str) -> File:
@@ -97,7 +109,9 @@ def rename_file(stores: Stores, file_path: str, new_file_name: str) -> File:
             )
         now = now_ms()
         tx.move_file(file.id, name, file.folder_path, now)
-        return replace(file, name=name, updated_at=now)
+        renamed = current(tx, file.id)
+        stores.events.file_updated(tx, renamed, now)
+        return renamed.file
 
 
 def _source_and_destination(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mediavault.media.thumbnails import ThumbnailCache
+from mediavault.services.events import EventRecorder
 from mediavault.storage.blobs import LocalBlobStore
 from mediavault.storage.metadata import MetadataStore
 
@@ -14,4 +15,5 @@ class Stores:
     meta: MetadataStore
     blobs: LocalBlobStore
     thumbnails: ThumbnailCache
+    events: EventRecorder
     max_versions_per_file: int = 100

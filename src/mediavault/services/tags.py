@@ -9,6 +9,7 @@ from mediavault.domain.ids import is_object_id
 from mediavault.domain.models import VersionMetadata
 from mediavault.errors import FilesNotFound, InvalidRequest
 from mediavault.services.clock import now_ms
+from mediavault.services.files import current
 from mediavault.services.stores import Stores
 
 MAX_FILES = 50
@@ -81,6 +82,7 @@ def _edit_current_versions(
                 continue
             tx.update_version_metadata(version.id, changed, now)
             tx.update_file(file_id.lower(), updated_at=now)
+            stores.events.file_updated(tx, current(tx, file_id.lower()), now)
             result.updated.append(file_id)
     return result
 

@@ -63,7 +63,12 @@ def upload(
             tx.claim_blob(content.digest, content.size, now)
             stores.blobs.publish(staged)
             tx.insert_version(version)
-            return FileVersion(result.file, version)
+            stored = FileVersion(result.file, version)
+            if existing is None:
+                stores.events.file_created(tx, stored, now)
+            else:
+                stores.events.version_created(tx, stored, now)
+            return stored
     finally:
         stores.blobs.discard(staged)
 

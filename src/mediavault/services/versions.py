@@ -42,6 +42,7 @@ def delete_version(stores: Stores, file_id: str, version_id: str) -> None:
             raise AssetNotFound()
         ensure_deletable(version)
         tx.delete_version(version_id)
+        stores.events.version_deleted(tx, file_id, version_id, now_ms())
         garbage.collect(tx, [version.content.digest])
 
 
@@ -58,12 +59,15 @@ def restore_version(stores: Stores, file_id: str, version_id: str) -> FileVersio
         version = tx.get_version(file_id, version_id)
         if version is None:
             raise VersionNotFound()
-        if not version.is_current:
-            now = now_ms()
-            tx.demote_current_version(file_id, now)
-            tx.promote_version(version_id, now)
-            tx.update_file(file_id, updated_at=now)
-        return current(tx, file_id)
+        if version.is_current:
+            return current(tx, file_id)
+        now = now_ms()
+        tx.demote_current_version(file_id, now)
+        tx.promote_version(version_id, now)
+        tx.update_file(file_id, updated_at=now)
+        restored = current(tx, file_id)
+        stores.events.file_updated(tx, restored, now)
+        return restored
 
 
 def _checked_version_id(version_id: str) -> str:

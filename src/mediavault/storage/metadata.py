@@ -19,6 +19,7 @@ from mediavault.storage.database import reader
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.listing import ListingQueries
+from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.rows import file_from, version_from
 from mediavault.storage.tables import blobs, files, version_tags, versions
 
@@ -43,7 +44,7 @@ class MetadataStore:
         self._writer.dispose()
 
 
-class Transaction(FolderQueries, ListingQueries, FieldQueries):
+class Transaction(FolderQueries, ListingQueries, FieldQueries, OutboxQueries):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
 
