@@ -63,7 +63,8 @@ def test_file_as_a_base64_text_field(
 
 
 def test_invalid_base64_and_url_text_fields_are_400(server: ServerProcess, folder: str) -> None:
-    for text in ["not base64 at all!", "QUJD=", "https://example.com/cat.jpg"]:
+    # Private addresses are refused by default: an upload must not probe our own network.
+    for text in ["not base64 at all!", "QUJD=", "ftp://example.com/x", "http://127.0.0.1:9/x"]:
         response = raw_upload(
             server,
             [("fileName", (None, "x.jpg")), ("folder", (None, folder)), ("file", (None, text))],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from anyio import to_thread
@@ -10,11 +11,15 @@ from litestar import Request, post
 from mediavault import serializers
 from mediavault.api import forms
 from mediavault.api.auth import require_private_key
-from mediavault.api.context import context_of
+from mediavault.api.context import AppContext, context_of
 from mediavault.api.multipart import FormReader, decode_base64_file
 from mediavault.errors import InvalidRequest
+from mediavault.media.fetch import fetch_to_staging
 from mediavault.media.probe import probe
 from mediavault.services import uploads
+from mediavault.storage.blobs import StagedBlob
+
+MAX_URL_BYTES = 8192
 
 
 @post(
@@ -37,14 +42,7 @@ async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
             raise InvalidRequest("Your request is missing file parameter.")
         target, options, response_fields = forms.upload_fields(form.fields)
         if form.file_is_text:
-            if staged.head.lstrip()[:8].lower().startswith((b"http://", b"https://")):
-                raise InvalidRequest(
-                    "Your request contains invalid file parameter. "
-                    "Uploading from a URL is not supported by this server yet."
-                )
-            staged = await to_thread.run_sync(
-                decode_base64_file, stores.blobs, staged, settings.max_upload_bytes
-            )
+            staged = await _file_from_text(staged, ctx)
         content = await to_thread.run_sync(
             probe, staged.path, staged.head, staged.digest, staged.size
         )
@@ -53,3 +51,23 @@ async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
         if staged is not None:
             stores.blobs.discard(staged)
     return serializers.upload_response(result, ctx.urls, response_fields)
+
+
+_URL = re.compile(rb"\s*[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+async def _file_from_text(text: StagedBlob, ctx: AppContext) -> StagedBlob:
+    """A text `file` field holds a URL to fetch, or base64 (plain or a data URI)."""
+    settings, blobs = ctx.settings, ctx.stores.blobs
+    if not _URL.match(text.head):
+        return await to_thread.run_sync(decode_base64_file, blobs, text, settings.max_upload_bytes)
+    blobs.discard(text)
+    if text.size > MAX_URL_BYTES:
+        raise InvalidRequest("Your request contains invalid file parameter. The URL is too long.")
+    return await fetch_to_staging(
+        text.head.decode("utf-8", "replace").strip(),
+        blobs,
+        settings.max_upload_bytes,
+        settings.url_upload_timeout_seconds,
+        settings.url_upload_allow_private,
+    )
