@@ -31,7 +31,7 @@ GRAMMAR = r"""
          | field _IN value_list          -> in_list
          | field _NOT _IN value_list     -> not_in_list
     field: NAME | STRING
-    ?value: STRING | NUMBER | BOOLEAN
+    ?value: STRING | NUMBER | BOOLEAN | BAREWORD
     value_list: "[" [value ("," value)*] "]"
     OPERATOR: ">=" | "<=" | "!=" | "=" | ">" | "<" | ":"
     _AND.2: /AND\b/i
@@ -41,7 +41,8 @@ GRAMMAR = r"""
     BOOLEAN.2: /(true|false)\b/i
     NAME: /[A-Za-z_][A-Za-z0-9_.\-]*/
     STRING: /"(?:[^"\\]|\\.)*"/ | /'(?:[^'\\]|\\.)*'/
-    NUMBER: /-?\d+(\.\d+)?/
+    NUMBER: /-?\d+(\.\d+)?(?![\w.\-])/
+    BAREWORD: /[\w.\-:+]+/
     %ignore /\s+/
 """
 
