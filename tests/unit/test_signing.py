@@ -28,3 +28,24 @@ def test_basic_auth_user_name_is_the_key_and_the_password_is_ignored() -> None:
     assert private_key_of("Bearer x") is None
     assert private_key_of("Basic %%%") is None
     assert private_key_of(None) is None
+
+
+def test_webhook_signatures_match_the_spec_vectors() -> None:
+    from mediavault.domain.webhooks import signature_headers
+
+    body = (
+        '{"id":"3f6f7f0e-4c1d-4a3e-9b8a-1d2c3b4a5f60","type":"file-version.deleted",'
+        '"created_at":"2024-03-05T08:41:00.000Z","data":{"fileId":"65e1a0f3c2b4d5e6f7a8b9c0",'
+        '"versionId":"65e6d8d4a1b2c3d4e5f60718"}}'
+    )
+    assert len(body) == 199
+    headers = signature_headers(
+        "3f6f7f0e-4c1d-4a3e-9b8a-1d2c3b4a5f60", body, "whsec_example_secret", 1709628060000
+    )
+    assert headers == {
+        "webhook-id": "3f6f7f0e-4c1d-4a3e-9b8a-1d2c3b4a5f60",
+        "webhook-timestamp": "1709628060",
+        "webhook-signature": "v1,GhfskQHlC9nlbHn65nQFRG7fr2VK13+83d+0CHkN4i8=",
+        "x-ik-signature": "t=1709628060000,"
+        "v1=d6e78fb2bc6276f788bbeb51e2df056ea9e0f11ac398a61a18a5a9df7dc80bb1",
+    }

@@ -119,9 +119,9 @@ def _kind_filter(kinds: frozenset[ItemKind]) -> Any:
 
 
 def _has_any_tag(tags: tuple[str, ...]) -> Any:
-    return sa.exists().where(
-        version_tags.c.version_id == versions.c.id, version_tags.c.tag.in_(tags)
-    )
+    # Uncorrelated, so the database reads the tag index once instead of probing every row.
+    tagged = sa.select(version_tags.c.version_id).where(version_tags.c.tag.in_(tags))
+    return versions.c.id.in_(tagged)
 
 
 # -- searchQuery -> SQL ------------------------------------------------------------------------
@@ -148,7 +148,13 @@ def _compare(column: Any, op: str, values: tuple[Any, ...]) -> Any:
     if op == "in":
         return column.in_(values)
     if op == ":":
-        return column.like(escape_like(str(values[0])) + "%", escape="\\")
+        prefix = str(values[0])
+        # The range lets an index serve the prefix; LIKE keeps the match exact.
+        return sa.and_(
+            column >= prefix,
+            column < prefix + "\U0010ffff",
+            column.like(escape_like(prefix) + "%", escape="\\"),
+        )
     value = values[0]
     operations: dict[str, Callable[[Any, Any], Any]] = {
         "=": lambda a, b: a == b,
@@ -161,12 +167,14 @@ def _compare(column: Any, op: str, values: tuple[Any, ...]) -> Any:
 
 
 class _VersionFields(_Fields):
-    def __init__(self, current_only: bool) -> None:
+    def __init__(self, current_only: bool, versions_only: bool = False) -> None:
         # A current version's times are its file's (asset birth, last change).
         self.created: Any
         self.updated: Any
         if current_only:
             self.created, self.updated = files.c.created_at, files.c.updated_at
+        elif versions_only:
+            self.created, self.updated = versions.c.created_at, versions.c.updated_at
         else:
             current = versions.c.is_current
             self.created = sa.case((current, files.c.created_at), else_=versions.c.created_at)
@@ -246,7 +254,8 @@ def _mimes_of(fmt: str) -> list[str]:
 
 
 def _version_order(query: ListQuery) -> list[Any]:
-    fields = _VersionFields(_current_only(query))
+    versions_only = query.search is None and query.kinds - {"folder"} == {"file-version"}
+    fields = _VersionFields(_current_only(query), versions_only)
     column = {
         "NAME": files.c.name,
         "CREATED": fields.created,

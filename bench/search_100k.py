@@ -1,0 +1,140 @@
+"""Benchmark: list and search queries on a library of 100k files, through HTTP.
+
+    .venv/bin/python bench/search_100k.py [--files 100000] [--repeat 30]
+
+Builds the library quickly by bulk inserts into a fresh data folder (setup only), starts a real
+`mediavault serve` on it, then times each query through the API. The baseline is the same
+server's cheapest authenticated answer (a details lookup by id), measured in the same run, so
+the ratios mean something on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support import TEST_KEY, ServerProcess, free_port
+
+from mediavault.config import Settings
+from mediavault.domain.ids import new_object_id, new_version_token
+from mediavault.storage.database import migrate
+from mediavault.storage.tables import blobs, files, folders, version_tags, versions
+from mediavault.wiring import build_stores
+
+TAGS = [f"tag{i}" for i in range(40)]
+QUERIES = {
+    "list one folder (path)": {"path": "/f17/"},
+    "list all files, newest first": {"sort": "DESC_CREATED", "limit": "100"},
+    "list versions": {"type": "file-version", "limit": "100"},
+    "name exact": {"searchQuery": 'name = "file77777.jpg"'},
+    "name prefix": {"searchQuery": 'name : "file7777"'},
+    "tags IN": {"searchQuery": 'tags IN ["tag3", "tag9"]', "limit": "100"},
+    "size range + sort": {"searchQuery": 'size > "500kb"', "sort": "DESC_SIZE", "limit": "100"},
+    "width and format": {"searchQuery": 'width > 3000 AND format = "png"', "limit": "100"},
+    "created in last 7 days": {"searchQuery": 'createdAt > "7d"', "limit": "100"},
+    "custom metadata": {"searchQuery": '"customMetadata.brand" = "brand5"', "limit": "100"},
+    "versions by name": {"searchQuery": 'type = "file-version" AND name = "file123.jpg"'},
+    "OR of two fields": {"searchQuery": 'name = "file5.jpg" OR tags IN ["tag1"]', "limit": "50"},
+}
+
+
+def build_library(data: Path, count: int) -> str:
+    settings = Settings.from_env({}, data=data)
+    stores = build_stores(settings)
+    migrate(stores.meta.engine)
+    rng = random.Random(42)
+    now = int(time.time() * 1000)
+    digest = hashlib.sha256(b"bench").hexdigest()
+    file_rows, version_rows, tag_rows = [], [], []
+    for i in range(count):
+        file_id = new_object_id()[:8] + f"{i:016x}"
+        folder = f"/f{i % 100}/"
+        created = now - rng.randrange(0, 60 * 86_400_000)
+        extra_version = i % 10 == 0
+        file_rows.append(
+            {"id": file_id, "name": f"file{i}.jpg", "folder_path": folder,
+             "file_path": f"{folder}file{i}.jpg", "last_version_number": 2 if extra_version else 1,
+             "created_at": created, "updated_at": created}
+        )  # fmt: skip
+        for number in (1, 2) if extra_version else (1,):
+            version_id = file_id if number == 1 else f"ffffffff{i:016x}"
+            tags = rng.sample(TAGS, 2)
+            version_rows.append(
+                {"id": version_id, "file_id": file_id, "number": number, "blob_digest": digest,
+                 "size": rng.randrange(1000, 5_000_000), "mime": rng.choice(["image/jpeg", "image/png"]),
+                 "file_type": "image", "width": rng.randrange(100, 6000), "height": rng.randrange(100, 4000),
+                 "has_alpha": False, "tags": tags, "ai_tags": None,
+                 "custom_metadata": {"brand": f"brand{rng.randrange(50)}"}, "custom_coordinates": None,
+                 "description": None, "is_private_file": False, "is_published": True,
+                 "token": new_version_token(), "is_current": number == (2 if extra_version else 1),
+                 "created_at": created, "updated_at": created}
+            )  # fmt: skip
+            tag_rows += [{"version_id": version_id, "source": "user", "tag": t} for t in tags]
+    with stores.meta.engine.begin() as db:
+        db.execute(sa.insert(blobs).values(digest=digest, size=5, created_at=now))
+        db.execute(
+            sa.insert(folders),
+            [{"id": new_object_id()[:8] + f"{n:016x}", "folder_path": f"/f{n}/", "name": f"f{n}",
+              "parent_path": "/", "created_at": now, "updated_at": now} for n in range(100)],
+        )  # fmt: skip
+        for table, rows in ((files, file_rows), (versions, version_rows), (version_tags, tag_rows)):
+            for start in range(0, len(rows), 20_000):
+                db.execute(sa.insert(table), rows[start : start + 20_000])
+        db.exec_driver_sql("ANALYZE")
+    stores.meta.dispose()
+    return file_rows[len(file_rows) // 2]["id"]
+
+
+def timed(client: httpx.Client, path: str, params: dict[str, str], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(path, params=params)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.text
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mv-bench-") as tmp:
+        data = Path(tmp) / "data"
+        started = time.perf_counter()
+        some_id = build_library(data, args.files)
+        print(f"built {args.files} files in {time.perf_counter() - started:.1f} s")
+        server = ServerProcess(data=data, port=free_port()).start()
+        try:
+            with httpx.Client(base_url=server.base_url, auth=(TEST_KEY, ""), timeout=60) as client:
+                timed(client, "/v1/files", {"limit": "10"}, 5)  # warm up
+                baseline = statistics.median(
+                    timed(client, f"/v1/files/{some_id}/details", {}, args.repeat)
+                )
+                print(f"\nbaseline: GET details by id, p50 {baseline:.2f} ms "
+                      f"({args.files} files, {args.repeat} requests per query)\n")  # fmt: skip
+                print("| query | p50 ms | p95 ms | p50 ÷ baseline |")
+                print("|---|---|---|---|")
+                for label, params in QUERIES.items():
+                    samples = sorted(timed(client, "/v1/files", params, args.repeat))
+                    p50 = statistics.median(samples)
+                    p95 = samples[int(len(samples) * 0.95) - 1]
+                    print(f"| {label} | {p50:.1f} | {p95:.1f} | {p50 / baseline:.1f} |")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
