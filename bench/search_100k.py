@@ -71,15 +71,30 @@ def build_library(data: Path, count: int) -> str:
             version_id = file_id if number == 1 else f"ffffffff{i:016x}"
             tags = rng.sample(TAGS, 2)
             version_rows.append(
-                {"id": version_id, "file_id": file_id, "number": number, "blob_digest": digest,
-                 "size": rng.randrange(1000, 5_000_000), "mime": rng.choice(["image/jpeg", "image/png"]),
-                 "file_type": "image", "width": rng.randrange(100, 6000), "height": rng.randrange(100, 4000),
-                 "has_alpha": False, "tags": tags, "ai_tags": None,
-                 "custom_metadata": {"brand": f"brand{rng.randrange(50)}"}, "custom_coordinates": None,
-                 "description": None, "is_private_file": False, "is_published": True,
-                 "token": new_version_token(), "is_current": number == (2 if extra_version else 1),
-                 "created_at": created, "updated_at": created}
-            )  # fmt: skip
+                {
+                    "id": version_id,
+                    "file_id": file_id,
+                    "number": number,
+                    "blob_digest": digest,
+                    "size": rng.randrange(1000, 5_000_000),
+                    "mime": rng.choice(["image/jpeg", "image/png"]),
+                    "file_type": "image",
+                    "width": rng.randrange(100, 6000),
+                    "height": rng.randrange(100, 4000),
+                    "has_alpha": False,
+                    "tags": tags,
+                    "ai_tags": None,
+                    "custom_metadata": {"brand": f"brand{rng.randrange(50)}"},
+                    "custom_coordinates": None,
+                    "description": None,
+                    "is_private_file": False,
+                    "is_published": True,
+                    "token": new_version_token(),
+                    "is_current": number == (2 if extra_version else 1),
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
             tag_rows += [{"version_id": version_id, "source": "user", "tag": t} for t in tags]
     with stores.meta.engine.begin() as db:
         db.execute(sa.insert(blobs).values(digest=digest, size=5, created_at=now))
