@@ -6,14 +6,19 @@ import hashlib
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Union
 
 import httpx
+
+from mediavault.config import Settings
+from mediavault.storage.database import create_engine
+from mediavault.wiring import build_blob_store
+from tests.backends import backend_env
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_KEY = "private_test_key_0123456789"
@@ -44,10 +49,15 @@ class ServerProcess:
         return self.env.get("MEDIAVAULT_URL_ENDPOINT", f"{self.base_url}/media")
 
     def start(self) -> ServerProcess:
+        if not hasattr(self, "backend"):
+            # One database and blob prefix per server, kept across restarts of it.
+            self.backend = backend_env()
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAVAULT_")}
+        env.update(self.backend)
         env.update(self.env)
         if self.private_key:
             env["MEDIAVAULT_PRIVATE_KEY"] = self.private_key
+        self.settings = Settings.from_env(env, data=self.data, port=self.port)
         command = [
             str(Path(sys.executable).parent / "mediavault"), "serve",
             "--port", str(self.port), "--data", str(self.data), "--workers", str(self.workers),
@@ -103,46 +113,62 @@ class ServerProcess:
         self._log.close()
 
 
-def blob_files(data: Path) -> dict[str, int]:
-    root = data / "blobs" / "sha256"
-    return {p.name: p.stat().st_size for p in root.rglob("*") if p.is_file()}
+Target = Union["ServerProcess", Settings]
 
 
-def check_invariants(data: Path) -> None:
-    """Assert every invariant of the data folder, reading SQLite and the blob store directly."""
-    db = sqlite3.connect(data / "mediavault.sqlite3")
+def settings_of(target: Target) -> Settings:
+    return target.settings if isinstance(target, ServerProcess) else target
+
+
+def blob_files(target: Target) -> dict[str, int]:
+    """Every stored blob and its size, on whichever backend the target uses."""
+    return dict(build_blob_store(settings_of(target)).digests())
+
+
+def staging_count(target: Target) -> int:
+    return build_blob_store(settings_of(target)).staging_count()
+
+
+def sql(target: Target, query: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(settings_of(target).resolved_database_url)
     try:
-        bad_current = db.execute(
-            "SELECT f.id, COUNT(v.id) FROM files f LEFT JOIN versions v "
-            "ON v.file_id = f.id AND v.is_current GROUP BY f.id HAVING COUNT(v.id) != 1"
-        ).fetchall()
-        assert bad_current == [], f"files without exactly one current version: {bad_current}"
-        duplicates = db.execute(
-            "SELECT file_id, number FROM versions GROUP BY file_id, number HAVING COUNT(*) > 1"
-        ).fetchall()
-        assert duplicates == [], f"repeated version numbers: {duplicates}"
-        over_counter = db.execute(
-            "SELECT v.id FROM versions v JOIN files f ON f.id = v.file_id "
-            "WHERE v.number > f.last_version_number"
-        ).fetchall()
-        assert over_counter == [], "a version number is above its file's counter"
-        recorded = dict(db.execute("SELECT digest, size FROM blobs").fetchall())
-        referenced = db.execute("SELECT DISTINCT blob_digest, size FROM versions").fetchall()
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql(query)]
     finally:
-        db.close()
-    on_disk = blob_files(data)
+        engine.dispose()
+
+
+def check_invariants(target: Target) -> None:
+    """Assert every invariant of a library, reading its database and blob store directly."""
+    bad_current = sql(
+        target,
+        "SELECT f.id, COUNT(v.id) FROM files f LEFT JOIN versions v "
+        "ON v.file_id = f.id AND v.is_current GROUP BY f.id HAVING COUNT(v.id) != 1",
+    )
+    assert bad_current == [], f"files without exactly one current version: {bad_current}"
+    duplicates = sql(
+        target,
+        "SELECT file_id, number FROM versions GROUP BY file_id, number HAVING COUNT(*) > 1",
+    )
+    assert duplicates == [], f"repeated version numbers: {duplicates}"
+    over_counter = sql(
+        target,
+        "SELECT v.id FROM versions v JOIN files f ON f.id = v.file_id "
+        "WHERE v.number > f.last_version_number",
+    )
+    assert over_counter == [], "a version number is above its file's counter"
+    recorded = dict(sql(target, "SELECT digest, size FROM blobs WHERE state = 'live'"))
+    referenced = sql(target, "SELECT DISTINCT blob_digest, size FROM versions")
+    store = build_blob_store(settings_of(target))
+    stored = dict(store.digests())
     for digest, size in referenced:
         assert recorded.get(digest) == size, f"version points at unrecorded blob {digest}"
-        assert on_disk.get(digest) == size, f"blob {digest} missing or wrong size on disk"
-        path = data / "blobs" / "sha256" / digest[:2] / digest[2:4] / digest
-        assert sha256_of(path) == digest, f"blob {digest} is corrupt"
-    orphans = set(on_disk) - {d for d, _ in referenced}
+        assert stored.get(digest) == size, f"blob {digest} missing or wrong size"
+        content = hashlib.sha256()
+        with store.open(digest) as reader:
+            for chunk in iter(lambda: reader.read(1 << 20), b""):
+                content.update(chunk)
+        assert content.hexdigest() == digest, f"blob {digest} is corrupt"
+    orphans = set(stored) - {d for d, _ in referenced}
     assert not orphans, f"blobs no version references: {orphans}"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    assert store.staging_count() == 0, "staging objects left behind"

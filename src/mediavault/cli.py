@@ -32,14 +32,38 @@ def main() -> None:
     default=None,
     help="Worker processes.  [env: MEDIAVAULT_WORKERS; 1]",
 )
-def serve(host: str | None, port: int | None, data: Path | None, workers: int | None) -> None:
+@click.option(
+    "--database-url",
+    default=None,
+    help="Metadata database.  [env: MEDIAVAULT_DATABASE_URL; SQLite in the data folder]",
+)
+@click.option(
+    "--blob-url",
+    default=None,
+    help="Blob store, file:///path or s3://bucket/prefix.  [env: MEDIAVAULT_BLOB_URL]",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    data: Path | None,
+    workers: int | None,
+    database_url: str | None,
+    blob_url: str | None,
+) -> None:
     """Apply migrations and serve the API and delivery URLs."""
     from granian.constants import Interfaces
     from granian.server import Server
 
     from mediavault.wiring import prepare_data_folder
 
-    settings = Settings.from_env(host=host, port=port, data=data, workers=workers)
+    settings = Settings.from_env(
+        host=host,
+        port=port,
+        data=data,
+        workers=workers,
+        database_url=database_url,
+        blob_url=blob_url,
+    )
     prepared = prepare_data_folder(settings)
     if prepared.key_was_generated:
         click.echo(
@@ -67,10 +91,15 @@ def serve(host: str | None, port: int | None, data: Path | None, workers: int | 
 
 @main.command()
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)
-def migrate(data: Path | None) -> None:
-    """Apply database migrations and exit."""
+@click.option("--database-url", default=None, help="[env: MEDIAVAULT_DATABASE_URL]")
+@click.option("--blob-url", default=None, help="[env: MEDIAVAULT_BLOB_URL]")
+def migrate(data: Path | None, database_url: str | None, blob_url: str | None) -> None:
+    """Apply database migrations, finish interrupted deletions, and exit.
+
+    Run it once before starting the workers of a multi-host deployment.
+    """
     from mediavault.wiring import prepare_data_folder
 
-    settings = Settings.from_env(data=data)
+    settings = Settings.from_env(data=data, database_url=database_url, blob_url=blob_url)
     prepare_data_folder(settings)
-    click.echo(f"Database in {settings.data} is up to date.")
+    click.echo("The database is up to date.")

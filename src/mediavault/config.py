@@ -9,13 +9,32 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "MEDIAVAULT_"
+# Settings that keep the names every S3 tool already reads.
+STANDARD_NAMES = {
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+}
+
+
+def env_name(field_name: str) -> str:
+    return STANDARD_NAMES.get(field_name, ENV_PREFIX + field_name.upper())
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the server. Each field is read from `MEDIAVAULT_<FIELD NAME IN CAPS>`."""
+    """Every knob of the server. Each field is read from `MEDIAVAULT_<FIELD NAME IN CAPS>`
+    (the AWS credentials from their standard variables)."""
 
     data: Path = Path("./mediavault-data")
+    # Metadata: None means SQLite in the data folder; or postgresql+psycopg://user:pw@host/db.
+    database_url: str | None = None
+    # Blobs: None means file://<data>/blobs; or s3://bucket/prefix.
+    blob_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    # Read from the standard AWS variables, not MEDIAVAULT_*.
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -52,7 +71,7 @@ class Settings:
         source = os.environ if env is None else env
         values: dict[str, Any] = {}
         for field in fields(cls):
-            raw = source.get(ENV_PREFIX + field.name.upper())
+            raw = source.get(env_name(field.name))
             if raw is not None and raw != "":
                 values[field.name] = _parse(field.name, field.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -65,7 +84,7 @@ class Settings:
         for field in fields(self):
             value = getattr(self, field.name)
             if value is not None:
-                env[ENV_PREFIX + field.name.upper()] = str(value)
+                env[env_name(field.name)] = str(value)
         return env
 
     @property
@@ -86,12 +105,12 @@ class Settings:
         return "/" + self.delivery_prefix.strip("/")
 
     @property
-    def database_path(self) -> Path:
-        return self.data / "mediavault.sqlite3"
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data / 'mediavault.sqlite3'}"
 
     @property
-    def blob_root(self) -> Path:
-        return self.data / "blobs"
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or (self.data / "blobs").as_uri()
 
     @property
     def cache_root(self) -> Path:

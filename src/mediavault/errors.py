@@ -11,11 +11,13 @@ MediaVaultError
 ├── Unauthenticated           no private key supplied
 ├── Forbidden                 the key is not the account's
 ├── Conflict                  e.g. rename onto an existing name
+│   └── WriteConflict         lost a race with a concurrent write; retried before it surfaces
 ├── NotFound
 │   ├── FileNotFound
 │   ├── VersionNotFound
 │   ├── AssetNotFound         the versions endpoints' wording for a missing file or version
 │   └── FilesNotFound         bulk delete: carries the missing ids
+├── StorageUnavailable        the object store failed; the request changed nothing
 └── BlobMissing               stored bytes are gone: a broken invariant, never the client's fault
 
 The messages are ImageKit's own, byte for byte, where ImageKit documents one.
@@ -110,6 +112,18 @@ class FilesNotFound(NotFound):
 
 class Conflict(MediaVaultError):
     message = "The request conflicts with the current state of the resource."
+
+
+class WriteConflict(Conflict):
+    """A concurrent request changed the same rows first; running again will succeed."""
+
+    message = "Another request changed this resource at the same time. Please try again."
+
+
+class StorageUnavailable(MediaVaultError):
+    """The blob store failed (network, permissions); the request changed nothing."""
+
+    message = "The storage backend is unavailable. Please try again later."
 
 
 class BlobMissing(MediaVaultError):

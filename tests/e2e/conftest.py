@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from imagekitio import ImageKit
 
-from tests.support import TEST_KEY, ServerProcess, free_port
+from tests.support import TEST_KEY, ServerProcess, free_port, staging_count
 
 
 @pytest.fixture(scope="session")
@@ -50,8 +49,9 @@ def folder() -> str:
 
 
 @pytest.fixture
-def data(server: ServerProcess) -> Path:
-    return server.data
+def data(server: ServerProcess) -> ServerProcess:
+    """The shared server as a library to inspect (blobs, database), whatever its backends."""
+    return server
 
 
 @pytest.fixture(autouse=True)
@@ -60,5 +60,4 @@ def no_upload_leaves_staging_files(request: pytest.FixtureRequest) -> Iterator[N
     yield
     if "server" in request.fixturenames:
         server: ServerProcess = request.getfixturevalue("server")
-        staging = server.data / "blobs" / ".staging"
-        assert list(staging.iterdir()) == [], "an upload left a staging file behind"
+        assert staging_count(server) == 0, "an upload left a staging object behind"

@@ -98,7 +98,7 @@ def test_thumbnails_in_query_and_path_form(
     assert max(thumb.size) == 200 and thumb.size == (200, 150)
     by_path = httpx.get(uploaded.thumbnail_url)
     assert by_path.content == by_query.content
-    cached = list((data / "cache" / "thumbnails").rglob("*.jpg"))
+    cached = list((data.data / "cache" / "thumbnails").rglob("*.jpg"))
     assert len([p for p in cached if p.read_bytes() == by_query.content]) == 1
     again = httpx.get(details.thumbnail, headers={"If-None-Match": by_query.headers["etag"]})
     assert again.status_code == 304

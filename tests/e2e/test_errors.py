@@ -9,7 +9,7 @@ import imagekitio
 import pytest
 from imagekitio import ImageKit
 
-from tests.support import TEST_KEY, ServerProcess
+from tests.support import TEST_KEY, ServerProcess, blob_files, staging_count
 
 HELP = "For support kindly contact us at support@imagekit.io ."
 UNKNOWN_ID = "0123456789abcdef01234567"
@@ -177,7 +177,7 @@ def test_upload_without_file_or_file_name_is_400(server: ServerProcess, folder: 
 def test_invalid_upload_fields_are_400_and_store_nothing(
     server: ServerProcess, folder: str, fields: dict[str, str], message: str
 ) -> None:
-    before = sorted((server.data / "blobs" / "sha256").rglob("*"))
+    before = blob_files(server)
     form = {"fileName": "f.jpg", "folder": folder, **fields}
     response = httpx.post(
         f"{server.base_url}/api/v1/files/upload",
@@ -187,8 +187,8 @@ def test_invalid_upload_fields_are_400_and_store_nothing(
     )
     assert response.status_code == 400
     assert response.json()["message"].startswith(message)
-    assert sorted((server.data / "blobs" / "sha256").rglob("*")) == before
-    assert list((server.data / "blobs" / ".staging").iterdir()) == []
+    assert blob_files(server) == before
+    assert staging_count(server) == 0
 
 
 def test_the_101st_version_is_refused(

@@ -16,7 +16,13 @@ import imagekitio
 import pytest
 from imagekitio import ImageKit
 
-from tests.support import TEST_KEY, ServerProcess, check_invariants, free_port
+from tests.support import (
+    TEST_KEY,
+    ServerProcess,
+    check_invariants,
+    free_port,
+    staging_count,
+)
 
 
 @pytest.fixture
@@ -61,7 +67,7 @@ def test_16_concurrent_uploads_to_one_path_make_16_versions(two_workers: ServerP
         assert body.startswith("content number ")
     assert len({httpx.get(v.url).content for v in versions}) == 16
     assert len(by_name) == 16
-    check_invariants(two_workers.data)
+    check_invariants(two_workers)
 
     # Then restores and deletes race each other across both workers.
     ids = [v.version_info.id for v in versions]
@@ -87,7 +93,7 @@ def test_16_concurrent_uploads_to_one_path_make_16_versions(two_workers: ServerP
     remaining = client.files.versions.list(file_id)
     assert [v.type for v in remaining].count("file") == 1
     assert len({v.version_info.name for v in remaining}) == len(remaining)
-    check_invariants(two_workers.data)
+    check_invariants(two_workers)
 
 
 def test_a_200_mb_upload_round_trips_with_flat_server_memory(tmp_path: Path) -> None:
@@ -124,7 +130,7 @@ def test_a_200_mb_upload_round_trips_with_flat_server_memory(tmp_path: Path) -> 
         assert received.hexdigest() == digest.hexdigest()
         # The upload was streamed to the data folder, never spooled to /tmp.
         assert not any(p.stat().st_size >= size for p in Path("/tmp").glob("*") if p.is_file())
-        check_invariants(server.data)
+        check_invariants(server)
     finally:
         server.stop()
 
@@ -210,7 +216,7 @@ def test_uploads_over_the_size_limit_are_refused_and_leave_nothing(tmp_path: Pat
         assert refused.value.body["message"] == (
             "Your request contains invalid file parameter. The file size exceeds limits."
         )
-        assert list((server.data / "blobs" / ".staging").iterdir()) == []
-        check_invariants(server.data)
+        assert staging_count(server) == 0
+        check_invariants(server)
     finally:
         server.stop()

@@ -11,7 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import TEST_KEY, ServerProcess, check_invariants, free_port
+from tests.support import (
+    TEST_KEY,
+    ServerProcess,
+    check_invariants,
+    free_port,
+    staging_count,
+)
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
@@ -83,7 +89,7 @@ def test_a_url_is_fetched_into_a_new_file_then_a_new_version(
     second = upload_url(url_server, f"{origin}/moved")
     assert second.status_code == 200
     assert second.json()["versionInfo"]["name"] == "Version 2"
-    check_invariants(url_server.data)
+    check_invariants(url_server)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +102,7 @@ def test_failed_downloads_are_400_and_store_nothing(
     response = upload_url(url_server, origin + path, name="failed.bin")
     assert response.status_code == 400
     assert why in response.json()["message"]
-    assert list((url_server.data / "blobs" / ".staging").iterdir()) == []
+    assert staging_count(url_server) == 0
 
 
 def test_a_silent_origin_times_out(url_server: ServerProcess) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import imagekitio
 import pytest
 from imagekitio import ImageKit
 
-from tests.support import check_invariants
+from tests.support import ServerProcess, blob_files, check_invariants, staging_count
 
 
 def upload(client: ImageKit, content: bytes, folder: str, name: str = "cat.jpg", **kw: object):
@@ -20,7 +20,7 @@ def upload(client: ImageKit, content: bytes, folder: str, name: str = "cat.jpg",
 
 
 def test_worked_example_of_the_spec(
-    client: ImageKit, folder: str, data: Path, make_image: Callable[..., bytes]
+    client: ImageKit, folder: str, data: ServerProcess, make_image: Callable[..., bytes]
 ) -> None:
     v1_bytes, v2_bytes, v3_bytes = make_image(40, 30), make_image(60, 50, "PNG"), b"plain text"
 
@@ -175,10 +175,10 @@ def test_unique_file_names_make_new_files(
 
 
 def test_overwrite_file_false_refuses_and_stores_nothing(
-    client: ImageKit, folder: str, data: Path, make_image: Callable[..., bytes]
+    client: ImageKit, folder: str, data: ServerProcess, make_image: Callable[..., bytes]
 ) -> None:
     first = upload(client, make_image(), folder, name="keep.jpg")
-    blobs_before = sorted((data / "blobs" / "sha256").rglob("*"))
+    blobs_before = blob_files(data)
     with pytest.raises(imagekitio.BadRequestError) as refused:
         upload(client, b"other bytes", folder, name="keep.jpg", overwrite_file=False)
     assert refused.value.body == {
@@ -187,8 +187,8 @@ def test_overwrite_file_false_refuses_and_stores_nothing(
         "help": "For support kindly contact us at support@imagekit.io .",
     }
     assert len(client.files.versions.list(first.file_id)) == 1
-    assert sorted((data / "blobs" / "sha256").rglob("*")) == blobs_before
-    assert list((data / "blobs" / ".staging").iterdir()) == []
+    assert blob_files(data) == blobs_before
+    assert staging_count(data) == 0
 
 
 def test_overwrite_flags_decide_what_a_new_version_keeps(
@@ -288,7 +288,7 @@ def test_unpublishing_hides_a_version_from_delivery(
 
 
 def test_bulk_delete_removes_every_version_of_each_file(
-    client: ImageKit, folder: str, data: Path, make_image: Callable[..., bytes]
+    client: ImageKit, folder: str, data: ServerProcess, make_image: Callable[..., bytes]
 ) -> None:
     a = upload(client, make_image(), folder, name="a.jpg")
     upload(client, make_image(9, 9), folder, name="a.jpg")
@@ -302,22 +302,19 @@ def test_bulk_delete_removes_every_version_of_each_file(
 
 
 def test_identical_bytes_are_stored_once_and_freed_with_the_last_reference(
-    client: ImageKit, folder: str, data: Path, make_image: Callable[..., bytes]
+    client: ImageKit, folder: str, data: ServerProcess, make_image: Callable[..., bytes]
 ) -> None:
     content = make_image(33, 17)
-    import hashlib
-
     digest = hashlib.sha256(content).hexdigest()
-    blob = data / "blobs" / "sha256" / digest[:2] / digest[2:4] / digest
     first = upload(client, content, folder, name="dup.jpg")
     second = upload(client, content, folder, name="dup.jpg")
     other = upload(client, content, folder, name="other.jpg")
-    assert blob.read_bytes() == content
+    assert blob_files(data)[digest] == len(content)
     client.files.versions.delete(first.version_info.id, file_id=first.file_id)
-    assert blob.exists()
+    assert digest in blob_files(data)
     client.files.delete(first.file_id)
-    assert blob.exists()
+    assert digest in blob_files(data)
     assert second.version_info.name == "Version 2"
     client.files.delete(other.file_id)
-    assert not blob.exists()
+    assert digest not in blob_files(data)
     check_invariants(data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 from imagekitio import ImageKit
 
 from tests.e2e.webhook_receiver import Receiver
-from tests.support import TEST_KEY, ServerProcess, free_port
+from tests.support import TEST_KEY, ServerProcess, free_port, sql
 
 SECRET = "whsec_mediavault_test_secret"
 
@@ -91,16 +90,13 @@ def test_events_survive_a_killed_server_and_a_dead_receiver(
     # A dead receiver must not slow the API down.
     assert time.monotonic() - start < 10
     server.kill()
-    with sqlite3.connect(data / "mediavault.sqlite3") as db:
-        waiting = db.execute("SELECT COUNT(*) FROM webhook_outbox WHERE delivered_at IS NULL")
-        assert waiting.fetchone() == (len(expected),)
+    waiting = sql(server, "SELECT COUNT(*) FROM webhook_outbox WHERE delivered_at IS NULL")
+    assert waiting == [(len(expected),)]
     receiver.start()
     try:
-        restarted = ServerProcess(
-            data=data,
-            port=free_port(),
-            env={"MEDIAVAULT_WEBHOOK_URL": receiver.url, "MEDIAVAULT_WEBHOOK_SECRET": SECRET},
-        ).start()
+        restarted = server
+        restarted.port = free_port()
+        restarted.start()
         try:
             events = receiver.wait_for(len(expected), timeout=30)
             time.sleep(1.0)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from mediavault.config import ENV_PREFIX, Settings
+from mediavault.config import Settings, env_name
 from tests.support import REPO
 
 
 def test_every_setting_is_in_the_readme_table() -> None:
     readme = (REPO / "README.md").read_text()
     for field in fields(Settings):
-        assert f"`{ENV_PREFIX}{field.name.upper()}`" in readme, field.name
+        assert f"`{env_name(field.name)}`" in readme, field.name
 
 
 def test_readme_opens_with_the_install_and_test_commands() -> None:

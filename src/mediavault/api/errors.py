@@ -20,6 +20,7 @@ STATUS: dict[type[errors.MediaVaultError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.BlobMissing: 500,
+    errors.StorageUnavailable: 503,
 }
 
 
@@ -31,9 +32,11 @@ def error_body(message: str, **extra: Any) -> dict[str, Any]:
     return {"message": message, "help": HELP, **extra}
 
 
-def error_response(status: int, message: str, **extra: Any) -> Response[dict[str, Any]]:
-    # The SDKs retry 409s unless told not to; ours are never transient.
-    headers = {"x-should-retry": "false"} if status == 409 else None
+def error_response(
+    status: int, message: str, retry: bool = False, **extra: Any
+) -> Response[dict[str, Any]]:
+    # The SDKs retry 409s unless told not to; only a lost write race is worth retrying.
+    headers = {"x-should-retry": "true" if retry else "false"} if status == 409 else None
     return Response(error_body(message, **extra), status_code=status, headers=headers)
 
 
@@ -47,7 +50,8 @@ def domain_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str
         extra["reason"] = exc.reason
     if isinstance(exc, errors.FilesNotFound):
         extra["missingFileIds"] = exc.missing_file_ids
-    return error_response(status, exc.message, **extra)
+    retry = isinstance(exc, errors.WriteConflict)
+    return error_response(status, exc.message, retry=retry, **extra)
 
 
 def http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -19,7 +19,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from mediavault.errors import FileTooLarge, InvalidRequest
-from mediavault.storage.blobs import BlobWriter, LocalBlobStore, StagedBlob
+from mediavault.storage.blobs import BlobStore, BlobWriter, StagedBlob
 
 FILE_FIELD = "file"
 # Disk writes and hashing run in a worker thread; batching keeps the thread hops few.
@@ -48,7 +48,7 @@ class _Part:
 class FormReader:
     """Feeds request chunks to python-multipart and acts on its events between chunks."""
 
-    def __init__(self, blobs: LocalBlobStore, max_file_bytes: int, max_field_bytes: int) -> None:
+    def __init__(self, blobs: BlobStore, max_file_bytes: int, max_field_bytes: int) -> None:
         self._blobs = blobs
         self._max_file_bytes = max_file_bytes
         self._max_field_bytes = max_field_bytes
@@ -188,11 +188,11 @@ class FormReader:
 _DATA_URI = re.compile(rb"^\s*data:[^,]*;base64,", re.IGNORECASE)
 
 
-def decode_base64_file(blobs: LocalBlobStore, text: StagedBlob, max_bytes: int) -> StagedBlob:
+def decode_base64_file(blobs: BlobStore, text: StagedBlob, max_bytes: int) -> StagedBlob:
     """Turn a staged base64 text (plain or a data URI) into a staged blob of its bytes. Blocking."""
     writer = blobs.stage(max_bytes)
     try:
-        with open(text.path, "rb") as source:
+        with blobs.open_staged(text) as source:
             head = source.read(512)
             match = _DATA_URI.match(head)
             pending = head[match.end() :] if match else head

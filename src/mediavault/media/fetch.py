@@ -16,7 +16,7 @@ import httpx
 from anyio import to_thread
 
 from mediavault.errors import FileTooLarge, InvalidRequest
-from mediavault.storage.blobs import LocalBlobStore, StagedBlob
+from mediavault.storage.blobs import BlobStore, StagedBlob
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 1024 * 1024
@@ -31,7 +31,7 @@ def download_failed(why: str) -> InvalidRequest:
 
 async def fetch_to_staging(
     url: str,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     max_bytes: int,
     timeout_seconds: float,
     allow_private: bool,
@@ -55,7 +55,7 @@ async def fetch_to_staging(
     raise download_failed("too many redirects")
 
 
-async def _stage(response: httpx.Response, blobs: LocalBlobStore, max_bytes: int) -> StagedBlob:
+async def _stage(response: httpx.Response, blobs: BlobStore, max_bytes: int) -> StagedBlob:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FileTooLarge()

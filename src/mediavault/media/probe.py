@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
+from collections.abc import Callable
+from typing import BinaryIO
 
 import magic
 from PIL import Image, UnidentifiedImageError
@@ -20,9 +21,10 @@ _PROBE_ERRORS = (
 )
 
 
-def probe(path: Path, head: bytes, digest: str, size: int) -> ContentInfo:
+def probe(source: Callable[[], BinaryIO], head: bytes, digest: str, size: int) -> ContentInfo:
+    """What the bytes are; `source` opens them (a seekable reader, local or remote)."""
     mime = _sniff_mime(head)
-    image = _probe_image(path)
+    image = _probe_image(source)
     if image is not None:
         image_mime, width, height, has_alpha = image
         return ContentInfo(digest, size, image_mime or mime, "image", width, height, has_alpha)
@@ -37,11 +39,11 @@ def _sniff_mime(head: bytes) -> str:
     return str(mime) if mime else "application/octet-stream"
 
 
-def _probe_image(path: Path) -> tuple[str | None, int, int, bool] | None:
+def _probe_image(source: Callable[[], BinaryIO]) -> tuple[str | None, int, int, bool] | None:
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), source() as stream:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(stream) as image:
                 width, height = image.size
                 has_alpha = "A" in image.getbands() or "transparency" in image.info
                 return Image.MIME.get(image.format or ""), width, height, has_alpha

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import secrets
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageDraw, ImageOps
 
@@ -24,7 +26,9 @@ class ThumbnailCache:
         self._root.mkdir(parents=True, exist_ok=True)
         self._size = size
 
-    def thumbnail(self, digest: str, source: Path, is_image: bool) -> tuple[Path, str]:
+    def thumbnail(
+        self, digest: str, source: Callable[[], BinaryIO], is_image: bool
+    ) -> tuple[Path, str]:
         """Path and content type of the thumbnail; creates it on first use. Blocking."""
         for extension, content_type in ((".jpg", "image/jpeg"), (".png", "image/png")):
             cached = self._path(digest, extension)
@@ -55,11 +59,11 @@ class ThumbnailCache:
         for extension in (".jpg", ".png"):
             self._path(digest, extension).unlink(missing_ok=True)
 
-    def _render(self, digest: str, source: Path) -> tuple[Path, str] | None:
+    def _render(self, digest: str, source: Callable[[], BinaryIO]) -> tuple[Path, str] | None:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), source() as stream:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(source) as image:
+                with Image.open(stream) as image:
                     too_big = image.width * image.height > MAX_SOURCE_PIXELS
                     if too_big and image.format != "JPEG":
                         return None

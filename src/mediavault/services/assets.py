@@ -7,6 +7,7 @@ from mediavault.domain.names import normalize_folder, sanitize_folder_name
 from mediavault.errors import InvalidRequest, NotFound
 from mediavault.services.clock import now_ms
 from mediavault.services.garbage import collecting_garbage
+from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.storage.listing import ListQuery
 
@@ -18,6 +19,7 @@ def list_assets(stores: Stores, query: ListQuery) -> list[FileVersion | Folder]:
         return tx.list_assets(query)
 
 
+@retry_on_conflict
 def create_folder(stores: Stores, folder_name: str, parent_folder_path: str) -> Folder:
     """Create the folder and any missing parents; creating an existing folder is a no-op."""
     path = normalize_folder(parent_folder_path) + sanitize_folder_name(folder_name) + "/"
@@ -28,6 +30,7 @@ def create_folder(stores: Stores, folder_name: str, parent_folder_path: str) -> 
         return folder
 
 
+@retry_on_conflict
 def delete_folder(stores: Stores, folder_path: str) -> list[str]:
     """Delete the folder, its sub-folders and every file in them with all versions.
 

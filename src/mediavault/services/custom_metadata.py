@@ -9,11 +9,13 @@ from mediavault.domain.ids import is_object_id, new_object_id
 from mediavault.domain.models import CustomMetadataField, JsonObject
 from mediavault.errors import InvalidRequest, NotFound
 from mediavault.services.clock import now_ms
+from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 
 MAX_NAME_CHARS = 255
 
 
+@retry_on_conflict
 def create_field(stores: Stores, name: str, label: str, schema: object) -> CustomMetadataField:
     if len(name) > MAX_NAME_CHARS or len(label) > MAX_NAME_CHARS:
         raise InvalidRequest(f"name and label can be at most {MAX_NAME_CHARS} characters long.")
@@ -33,6 +35,7 @@ def list_fields(stores: Stores, include_deleted: bool) -> list[CustomMetadataFie
         return tx.list_fields(include_deleted)
 
 
+@retry_on_conflict
 def update_field(
     stores: Stores, field_id: str, label: str | None, schema: JsonObject | None
 ) -> CustomMetadataField:
@@ -58,6 +61,7 @@ def update_field(
         return updated
 
 
+@retry_on_conflict
 def delete_field(stores: Stores, field_id: str) -> None:
     _check_id(field_id)
     with stores.meta.write() as tx:

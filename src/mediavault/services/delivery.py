@@ -13,7 +13,10 @@ from mediavault.services.stores import Stores
 @dataclass(frozen=True)
 class Deliverable:
     item: FileVersion
-    blob_path: Path
+
+    @property
+    def digest(self) -> str:
+        return self.item.version.content.digest
 
 
 def resolve(stores: Stores, file_path: str, token: str | None) -> Deliverable:
@@ -33,12 +36,12 @@ def resolve(stores: Stores, file_path: str, token: str | None) -> Deliverable:
             version = tx.get_version_by_token(file.id, token)
         if version is None or not version.metadata.is_published:
             raise NotFound("The requested file version does not exist.")
-    return Deliverable(FileVersion(file, version), stores.blobs.path(version.content.digest))
+    return Deliverable(FileVersion(file, version))
 
 
 def thumbnail(stores: Stores, deliverable: Deliverable) -> tuple[Path, str]:
     """Path and content type of the version's thumbnail (a placeholder for non-images)."""
     content = deliverable.item.version.content
     return stores.thumbnails.thumbnail(
-        content.digest, deliverable.blob_path, content.file_type == "image"
+        content.digest, lambda: stores.blobs.open(content.digest), content.file_type == "image"
     )

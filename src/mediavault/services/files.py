@@ -9,6 +9,7 @@ from mediavault.domain.versioning import DetailsUpdate, PublishUpdate, Unset, ap
 from mediavault.errors import FileNotFound, FilesNotFound, InvalidFileId, InvalidRequest
 from mediavault.services.clock import now_ms
 from mediavault.services.garbage import collecting_garbage
+from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.storage.metadata import Transaction
 
@@ -21,6 +22,7 @@ def get_details(stores: Stores, file_id: str) -> FileVersion:
         return current(tx, file_id)
 
 
+@retry_on_conflict
 def update_details(
     stores: Stores, file_id: str, update: DetailsUpdate | PublishUpdate
 ) -> FileVersion:
@@ -46,6 +48,7 @@ def update_details(
         return updated
 
 
+@retry_on_conflict
 def delete_file(stores: Stores, file_id: str) -> None:
     file_id = checked_file_id(file_id)
     with collecting_garbage(stores) as garbage, stores.meta.write() as tx:
@@ -55,6 +58,7 @@ def delete_file(stores: Stores, file_id: str) -> None:
         stores.events.file_deleted(tx, file_id, now_ms())
 
 
+@retry_on_conflict
 def bulk_delete(stores: Stores, file_ids: list[str]) -> list[str]:
     """All or nothing: any unknown id deletes nothing (ImageKit's 404 with missingFileIds)."""
     if not file_ids:

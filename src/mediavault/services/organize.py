@@ -10,10 +10,12 @@ from mediavault.domain.models import File, Version
 from mediavault.errors import Conflict, InvalidRequest, NotFound
 from mediavault.services.clock import now_ms
 from mediavault.services.files import current
+from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.storage.metadata import Transaction
 
 
+@retry_on_conflict
 def copy_file(
     stores: Stores, source_file_path: str, destination_path: str, include_versions: bool
 ) -> File:
@@ -62,6 +64,7 @@ def copy_file(
         return copied.file
 
 
+@retry_on_conflict
 def move_file(stores: Stores, source_file_path: str, destination_path: str) -> File:
     """Move a file with all its versions. Onto a same-named file, its history is appended."""
     with stores.meta.write() as tx:
@@ -88,6 +91,7 @@ def move_file(stores: Stores, source_file_path: str, destination_path: str) -> F
         return appended.file
 
 
+@retry_on_conflict
 def rename_file(stores: Stores, file_path: str, new_file_name: str) -> File:
     """Rename a file and so every version; the old URLs stop working."""
     with stores.meta.write() as tx:

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from mediavault.media.thumbnails import ThumbnailCache
 from mediavault.services.events import EventRecorder
-from mediavault.storage.blobs import LocalBlobStore
+from mediavault.storage.blobs import BlobStore
 from mediavault.storage.metadata import MetadataStore
 
 
 @dataclass(frozen=True)
 class Stores:
     meta: MetadataStore
-    blobs: LocalBlobStore
+    blobs: BlobStore
     thumbnails: ThumbnailCache
     events: EventRecorder
     max_versions_per_file: int = 100

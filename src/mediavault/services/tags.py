@@ -10,6 +10,7 @@ from mediavault.domain.models import VersionMetadata
 from mediavault.errors import FilesNotFound, InvalidRequest
 from mediavault.services.clock import now_ms
 from mediavault.services.files import current
+from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 
 MAX_FILES = 50
@@ -52,6 +53,7 @@ def remove_ai_tags(stores: Stores, file_ids: list[str], ai_tags: list[str]) -> B
     return _edit_current_versions(stores, file_ids, edit)
 
 
+@retry_on_conflict
 def _edit_current_versions(
     stores: Stores, file_ids: list[str], edit: Callable[[VersionMetadata], VersionMetadata]
 ) -> BulkResult:

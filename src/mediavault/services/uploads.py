@@ -16,6 +16,7 @@ from mediavault.domain.versioning import (
     next_version_number,
 )
 from mediavault.services.clock import now_ms
+from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.storage.blobs import StagedBlob
 from mediavault.storage.metadata import Transaction
@@ -42,35 +43,47 @@ def upload(
     name = names.sanitize_file_name(target.file_name)
     folder_path = names.normalize_folder(target.folder)
     try:
-        with stores.meta.write() as tx:
-            now = now_ms()
-            if options.use_unique_file_name:
-                name = _free_unique_name(tx, folder_path, name)
-                existing = None
-            else:
-                existing = tx.get_file_by_path(folder_path + name, lock=True)
-            fields = tx.list_fields()
-            if options.custom_metadata is not None:
-                checked_values(options.custom_metadata, fields)
-            if existing is None:
-                tx.ensure_folders(folder_path, now)
-                result = _create_file(tx, name, folder_path, content, options, now)
-            else:
-                result = _add_version(tx, stores, existing, content, options, now)
-            metadata = result.version.metadata
-            custom = with_required_defaults(metadata.custom_metadata or {}, fields)
-            version = replace(result.version, metadata=replace(metadata, custom_metadata=custom))
-            tx.claim_blob(content.digest, content.size, now)
-            stores.blobs.publish(staged)
-            tx.insert_version(version)
-            stored = FileVersion(result.file, version)
-            if existing is None:
-                stores.events.file_created(tx, stored, now)
-            else:
-                stores.events.version_created(tx, stored, now)
-            return stored
+        return _store(stores, staged, content, name, folder_path, options)
     finally:
         stores.blobs.discard(staged)
+
+
+@retry_on_conflict
+def _store(
+    stores: Stores,
+    staged: StagedBlob,
+    content: ContentInfo,
+    name: str,
+    folder_path: str,
+    options: UploadOptions,
+) -> FileVersion:
+    with stores.meta.write() as tx:
+        now = now_ms()
+        if options.use_unique_file_name:
+            name = _free_unique_name(tx, folder_path, name)
+            existing = None
+        else:
+            existing = tx.get_file_by_path(folder_path + name, lock=True)
+        fields = tx.list_fields()
+        if options.custom_metadata is not None:
+            checked_values(options.custom_metadata, fields)
+        if existing is None:
+            tx.ensure_folders(folder_path, now)
+            result = _create_file(tx, name, folder_path, content, options, now)
+        else:
+            result = _add_version(tx, stores, existing, content, options, now)
+        metadata = result.version.metadata
+        custom = with_required_defaults(metadata.custom_metadata or {}, fields)
+        version = replace(result.version, metadata=replace(metadata, custom_metadata=custom))
+        replace_bytes = tx.claim_blob(content.digest, content.size, now)
+        stores.blobs.publish(staged, overwrite=replace_bytes)
+        tx.insert_version(version)
+        stored = FileVersion(result.file, version)
+        if existing is None:
+            stores.events.file_created(tx, stored, now)
+        else:
+            stores.events.version_created(tx, stored, now)
+        return stored
 
 
 def _create_file(

@@ -9,6 +9,7 @@ from mediavault.errors import AssetNotFound, FileNotFound, InvalidVersionId, Ver
 from mediavault.services.clock import now_ms
 from mediavault.services.files import checked_file_id, current
 from mediavault.services.garbage import collecting_garbage
+from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 
 
@@ -32,6 +33,7 @@ def get_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
         return FileVersion(file, version)
 
 
+@retry_on_conflict
 def delete_version(stores: Stores, file_id: str, version_id: str) -> None:
     """Delete a non-current version for good; its blob goes if nothing else references it."""
     file_id, version_id = checked_file_id(file_id), _checked_version_id(version_id)
@@ -46,6 +48,7 @@ def delete_version(stores: Stores, file_id: str, version_id: str) -> None:
         garbage.collect(tx, [version.content.digest])
 
 
+@retry_on_conflict
 def restore_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
     """Make an older version current in place: same id and name, no new version, no new blob.
 

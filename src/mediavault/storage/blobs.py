@@ -1,9 +1,9 @@
-"""Content-addressed blobs on local disk: `blobs/sha256/ab/cd/<digest>`.
+"""Content-addressed blob stores: the interface, the staging writer, and local disk.
 
-Bytes are streamed into a staging file inside the data folder while they are hashed, fsynced,
-and renamed into place only inside the metadata transaction that references them. Deletion
-renames a blob into `.trash` inside the transaction that dropped its last reference, and unlinks
-it after the commit; a crash in between is undone by `recover()` at the next start.
+Bytes are streamed into a staging object while they are hashed, and published under
+`sha256/ab/cd/<digest>` only inside the metadata transaction that references them, after the
+blob's row is claimed. Deletion is two-phased (see mediavault.services.garbage): a blob is
+deleted only while its row, marked for deletion, is locked and still unreferenced.
 """
 
 from __future__ import annotations
@@ -11,41 +11,43 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from mediavault.errors import BlobMissing, FileTooLarge
 
-HEAD_BYTES = 256 * 1024  # enough for MIME sniffing and for image headers
+HEAD_BYTES = 256 * 1024  # enough for MIME sniffing and for most image headers
 
 
 @dataclass(frozen=True)
 class StagedBlob:
-    path: Path
+    location: str  # where the store keeps it until it is published: a path or a key
     digest: str
     size: int
     head: bytes
 
 
-@dataclass(frozen=True)
-class TrashedBlob:
-    digest: str
-    path: Path
+class Sink(Protocol):
+    def write(self, data: bytes) -> object: ...
+    def close(self) -> None: ...
 
 
 class BlobWriter:
-    """Hashes and writes a stream of chunks to a staging file. Synchronous: call it off the loop."""
+    """Hashes a stream of chunks while a sink stores them. Synchronous: call it off the loop."""
 
-    def __init__(self, path: Path, max_bytes: int) -> None:
-        self._path = path
+    def __init__(self, location: str, sink: Sink, max_bytes: int, store: BlobStore) -> None:
+        self._location = location
+        self._sink = sink
+        self._store = store
         self._max_bytes = max_bytes
-        self._file: BinaryIO = open(path, "xb")  # noqa: SIM115 - closed in finish()/abort()
         self._hash = hashlib.sha256()
         self._size = 0
         self._head = bytearray()
+        self._closed = False
 
-    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+    def write(self, chunk: bytes) -> None:
         self._size += len(chunk)
         if self._size > self._max_bytes:
             self.abort()
@@ -53,101 +55,147 @@ class BlobWriter:
         if len(self._head) < HEAD_BYTES:
             self._head += chunk[: HEAD_BYTES - len(self._head)]
         self._hash.update(chunk)
-        self._file.write(chunk)
+        self._sink.write(chunk)
 
     def finish(self) -> StagedBlob:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        return StagedBlob(self._path, self._hash.hexdigest(), self._size, bytes(self._head))
+        self._closed = True
+        self._sink.close()  # durable when this returns: fsync, or the completed upload
+        return StagedBlob(self._location, self._hash.hexdigest(), self._size, bytes(self._head))
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        self._path.unlink(missing_ok=True)
+        if not self._closed:
+            self._closed = True
+            try:
+                self._sink.close()
+            finally:
+                self._store.discard(StagedBlob(self._location, "", 0, b""))
 
 
 class BlobStore(Protocol):
+    """Every method blocks: call them in a worker thread."""
+
     def stage(self, max_bytes: int) -> BlobWriter: ...
-    def publish(self, staged: StagedBlob) -> None: ...
+
+    def publish(self, staged: StagedBlob, overwrite: bool) -> None:
+        """Make the staged bytes the blob of their digest, or drop them if it already exists
+        (always replace with `overwrite`, when the existing object may be on its way out)."""
+
     def discard(self, staged: StagedBlob) -> None: ...
-    def path(self, digest: str) -> Path: ...
-    def trash(self, digest: str) -> TrashedBlob | None: ...
-    def restore(self, trashed: TrashedBlob) -> None: ...
-    def purge(self, trashed: TrashedBlob) -> None: ...
+
+    def delete(self, digest: str) -> None: ...
+
+    def size(self, digest: str) -> int | None:
+        """The stored size, or None when there is no such blob."""
+
+    def open(self, digest: str) -> BinaryIO:
+        """A seekable reader; raises BlobMissing."""
+
+    def open_staged(self, staged: StagedBlob) -> BinaryIO: ...
+
+    def local_path(self, digest: str) -> Path | None:
+        """The blob's file, when it lives on this machine's disk (for zero-copy sending)."""
+
+    def read_range(self, digest: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes start..end-1, in chunks."""
+
+    def digests(self) -> Iterator[tuple[str, int]]:
+        """Every stored blob with its size."""
+
+    def clear_staging(self) -> None:
+        """Remove staging objects left by requests a crash interrupted."""
+
+    def staging_count(self) -> int:
+        """How many staging objects exist (uploads in flight, or leftovers)."""
+
+
+def blob_key(digest: str) -> str:
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"not a sha256 digest: {digest!r}")
+    return f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+class _FileSink:
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "xb")  # noqa: SIM115 - closed in close()
+
+    def write(self, data: bytes) -> object:
+        return self._file.write(data)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
 
 
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._objects = root / "sha256"
         self._staging = root / ".staging"
-        self._trash = root / ".trash"
-        for folder in (self._objects, self._staging, self._trash):
-            folder.mkdir(parents=True, exist_ok=True)
+        (root / "sha256").mkdir(parents=True, exist_ok=True)
+        self._staging.mkdir(parents=True, exist_ok=True)
 
     def stage(self, max_bytes: int) -> BlobWriter:
-        return BlobWriter(self._staging / secrets.token_hex(16), max_bytes)
+        path = self._staging / secrets.token_hex(16)
+        return BlobWriter(str(path), _FileSink(path), max_bytes, self)
 
-    def publish(self, staged: StagedBlob) -> None:
-        """Make the staged bytes the blob of their digest. Call inside the claiming transaction."""
-        final = self.path(staged.digest)
-        if _size_or_none(final) == staged.size:
+    def publish(self, staged: StagedBlob, overwrite: bool) -> None:
+        final = self._path(staged.digest)
+        if not overwrite and _size_or_none(final) == staged.size:
             # Identical bytes are stored once: the same digest is the same content.
-            staged.path.unlink(missing_ok=True)
+            Path(staged.location).unlink(missing_ok=True)
             return
         final.parent.mkdir(parents=True, exist_ok=True)
         # rename is atomic within one file system: readers never see half a blob.
-        os.replace(staged.path, final)
+        os.replace(staged.location, final)
         _fsync_dir(final.parent)
 
     def discard(self, staged: StagedBlob) -> None:
-        staged.path.unlink(missing_ok=True)
+        Path(staged.location).unlink(missing_ok=True)
 
-    def path(self, digest: str) -> Path:
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise ValueError(f"not a sha256 digest: {digest!r}")
-        return self._objects / digest[:2] / digest[2:4] / digest
+    def delete(self, digest: str) -> None:
+        self._path(digest).unlink(missing_ok=True)
+
+    def size(self, digest: str) -> int | None:
+        return _size_or_none(self._path(digest))
 
     def open(self, digest: str) -> BinaryIO:
         try:
-            return open(self.path(digest), "rb")
+            return open(self._path(digest), "rb")
         except FileNotFoundError:
             raise BlobMissing() from None
 
-    def trash(self, digest: str) -> TrashedBlob | None:
-        target = self._trash / f"{digest}.{secrets.token_hex(4)}"
-        try:
-            os.replace(self.path(digest), target)
-        except FileNotFoundError:
-            return None
-        return TrashedBlob(digest, target)
+    def open_staged(self, staged: StagedBlob) -> BinaryIO:
+        return open(staged.location, "rb")
 
-    def restore(self, trashed: TrashedBlob) -> None:
-        final = self.path(trashed.digest)
-        if final.exists():
-            trashed.path.unlink(missing_ok=True)
-        else:
-            os.replace(trashed.path, final)
+    def local_path(self, digest: str) -> Path | None:
+        return self._path(digest)
 
-    def purge(self, trashed: TrashedBlob) -> None:
-        trashed.path.unlink(missing_ok=True)
+    def read_range(self, digest: str, start: int, end: int) -> Iterator[bytes]:
+        with self.open(digest) as f:
+            f.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                chunk = f.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
 
-    def recover(self, is_recorded: RecordedCheck) -> None:
-        """Finish what a crash interrupted. Run before any worker serves requests."""
+    def digests(self) -> Iterator[tuple[str, int]]:
+        for path in (self.root / "sha256").glob("*/*/*"):
+            if path.is_file():
+                yield path.name, path.stat().st_size
+
+    def clear_staging(self) -> None:
         for leftover in self._staging.iterdir():
             leftover.unlink(missing_ok=True)
-        for trashed in self._trash.iterdir():
-            item = TrashedBlob(trashed.name.split(".")[0], trashed)
-            if is_recorded(item.digest):
-                # The transaction that trashed it never committed: the blob is still in use.
-                self.restore(item)
-            else:
-                self.purge(item)
 
+    def staging_count(self) -> int:
+        return sum(1 for _ in self._staging.iterdir())
 
-class RecordedCheck(Protocol):
-    def __call__(self, digest: str) -> bool: ...
+    def _path(self, digest: str) -> Path:
+        return self.root / blob_key(digest)
 
 
 def _size_or_none(path: Path) -> int | None:

@@ -12,6 +12,26 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def create_engine(url: str) -> sa.Engine:
+    """The engine for a SQLAlchemy URL: SQLite (the embedded default) or PostgreSQL."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database:
+            raise ValueError("a SQLite database URL needs a file path: sqlite:////path/to/db")
+        return create_sqlite_engine(Path(parsed.database))
+    if parsed.get_backend_name() == "postgresql":
+        # Row locks (SELECT ... FOR UPDATE) serialize writers per file across every worker
+        # on every host; READ COMMITTED then shows each writer the rows it waited for.
+        return sa.create_engine(
+            parsed.set(drivername="postgresql+psycopg"),
+            pool_size=8,
+            max_overflow=32,
+            pool_timeout=60,
+            pool_pre_ping=True,
+        )
+    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
+
+
 def create_sqlite_engine(path: Path) -> sa.Engine:
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=32, pool_timeout=60)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mediavault.domain.models import File, Version, VersionMetadata
+from mediavault.errors import WriteConflict
 from mediavault.storage.database import reader
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
@@ -32,8 +33,13 @@ class MetadataStore:
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
-        with self._writer.begin() as connection:
-            yield Transaction(connection)
+        try:
+            with self._writer.begin() as connection:
+                yield Transaction(connection)
+        except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+            if _lost_a_race(exc):
+                raise WriteConflict() from exc
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
@@ -211,38 +217,58 @@ class Transaction(FolderQueries, ListingQueries, FieldQueries, OutboxQueries):
 
     # -- blobs ---------------------------------------------------------------------------------
 
-    def claim_blob(self, digest: str, size: int, now: int) -> None:
-        """Record the blob (or lock its existing row) before a version starts to reference it.
+    def claim_blob(self, digest: str, size: int, now: int) -> bool:
+        """Record the blob, or lock its row, before a version starts to reference it.
 
-        Holding the row lock until commit keeps a concurrent delete of the last reference from
-        removing the bytes between our existence check and our commit.
+        Returns True when the stored bytes must be replaced: the row was marked for deletion,
+        so the object may be deleted (or half gone) and cannot be trusted. The row lock, held
+        until commit, keeps a deletion from finishing in between.
         """
-        existing = self._db.execute(
-            sa.select(blobs.c.digest).where(blobs.c.digest == digest).with_for_update()
+        row = self._db.execute(
+            sa.select(blobs.c.state).where(blobs.c.digest == digest).with_for_update()
         ).first()
-        if existing is None:
-            self._db.execute(sa.insert(blobs).values(digest=digest, size=size, created_at=now))
+        if row is None:
+            self._db.execute(
+                sa.insert(blobs).values(digest=digest, size=size, created_at=now, state="live")
+            )
+            return False
+        if row.state == "live":
+            return False
+        self._db.execute(sa.update(blobs).where(blobs.c.digest == digest).values(state="live"))
+        return True
 
-    def drop_unreferenced_blobs(self, digests: Iterable[str]) -> list[str]:
-        """Delete the rows of the given blobs that no version references; returns their digests."""
-        dropped = []
+    def mark_unreferenced_blobs(self, digests: Iterable[str]) -> list[str]:
+        """Mark for deletion the given blobs that no version references any more."""
+        marked = []
         for digest in sorted(set(digests)):
-            locked = self._db.execute(
-                sa.select(blobs.c.digest).where(blobs.c.digest == digest).with_for_update()
-            ).first()
-            if locked is None:
-                continue
-            referenced = self._db.execute(
-                sa.select(versions.c.id).where(versions.c.blob_digest == digest).limit(1)
-            ).first()
-            if referenced is None:
-                self._db.execute(sa.delete(blobs).where(blobs.c.digest == digest))
-                dropped.append(digest)
-        return dropped
+            if self._unreferenced_blob_locked(digest, state="live"):
+                self._db.execute(
+                    sa.update(blobs).where(blobs.c.digest == digest).values(state="deleting")
+                )
+                marked.append(digest)
+        return marked
 
-    def blob_is_recorded(self, digest: str) -> bool:
-        query = sa.select(blobs.c.digest).where(blobs.c.digest == digest)
-        return self._db.execute(query).first() is not None
+    def lock_blob_for_deletion(self, digest: str) -> bool:
+        """Lock a marked blob's row; True when it may go (still marked and unreferenced)."""
+        return self._unreferenced_blob_locked(digest, state="deleting")
+
+    def forget_blob(self, digest: str) -> None:
+        self._db.execute(sa.delete(blobs).where(blobs.c.digest == digest))
+
+    def blobs_marked_for_deletion(self) -> list[str]:
+        query = sa.select(blobs.c.digest).where(blobs.c.state == "deleting")
+        return list(self._db.scalars(query))
+
+    def _unreferenced_blob_locked(self, digest: str, state: str) -> bool:
+        row = self._db.execute(
+            sa.select(blobs.c.state).where(blobs.c.digest == digest).with_for_update()
+        ).first()
+        if row is None or row.state != state:
+            return False
+        referenced = self._db.execute(
+            sa.select(versions.c.id).where(versions.c.blob_digest == digest).limit(1)
+        ).first()
+        return referenced is None
 
 
 def _metadata_columns(meta: VersionMetadata) -> dict[str, Any]:
@@ -255,3 +281,15 @@ def _metadata_columns(meta: VersionMetadata) -> dict[str, Any]:
         "is_private_file": meta.is_private_file,
         "is_published": meta.is_published,
     }
+
+
+# Unique violation (a concurrent insert won), serialization failure, deadlock, busy SQLite.
+_RACE_SQLSTATES = {"23505", "40001", "40P01"}
+
+
+def _lost_a_race(exc: sa.exc.DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _RACE_SQLSTATES
+    text = str(exc.orig)
+    return "UNIQUE constraint failed" in text or "database is locked" in text

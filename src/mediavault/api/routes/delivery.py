@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from mediavault.api.context import AppContext
 from mediavault.api.errors import error_body
+from mediavault.api.ranges import streamed_blob
 from mediavault.domain.signing import is_valid_signature
 from mediavault.errors import InvalidRequest, MediaVaultError, NotFound
 from mediavault.services import delivery
@@ -66,19 +67,22 @@ async def _respond(ctx: AppContext, scope: Scope) -> Response:
             error_body("The signature of this private file's URL is missing, invalid or expired."),
             status_code=401,
         )
-    digest = item.version.content.digest
+    digest = deliverable.digest
+    etag = f'"{digest}-thumbnail"' if request.thumbnail else f'"{digest}"'
+    headers = {"etag": etag, "cache-control": _cache_control(request, item), **SAFETY_HEADERS}
+    if _matches(_header(scope, b"if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
     if request.thumbnail:
         path, content_type = await to_thread.run_sync(delivery.thumbnail, ctx.stores, deliverable)
-        etag = f'"{digest}-thumbnail"'
     else:
-        path, content_type, etag = deliverable.blob_path, item.version.content.mime, f'"{digest}"'
+        local = ctx.stores.blobs.local_path(digest)
+        if local is None:
+            return streamed_blob(ctx.stores.blobs, item.version.content, headers, scope)
+        path, content_type = local, item.version.content.mime
     try:
         stat = await to_thread.run_sync(os.stat, path)
     except FileNotFoundError:
         return JSONResponse(error_body("The stored content of this file is missing."), 500)
-    headers = {"etag": etag, "cache-control": _cache_control(request, item), **SAFETY_HEADERS}
-    if _matches(_header(scope, b"if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type=content_type, headers=headers, stat_result=stat)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, BinaryIO
 
 from anyio import to_thread
 from litestar import Request, post
@@ -43,9 +43,12 @@ async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
         target, options, response_fields = forms.upload_fields(form.fields)
         if form.file_is_text:
             staged = await _file_from_text(staged, ctx)
-        content = await to_thread.run_sync(
-            probe, staged.path, staged.head, staged.digest, staged.size
-        )
+        opened = staged
+
+        def source() -> BinaryIO:
+            return stores.blobs.open_staged(opened)
+
+        content = await to_thread.run_sync(probe, source, staged.head, staged.digest, staged.size)
         result = await to_thread.run_sync(uploads.upload, stores, staged, content, target, options)
     finally:
         if staged is not None:
