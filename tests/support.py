@@ -93,7 +93,9 @@ class ServerProcess:
         import psutil
 
         assert self.process is not None
-        return [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        # Spawned workers run multiprocessing's spawn_main; its resource tracker does not.
+        return [c.pid for c in children if "spawn_main" in " ".join(c.cmdline())]
 
     def kill(self) -> None:
         """SIGKILL the server and its workers at once, as a crash or power cut would."""

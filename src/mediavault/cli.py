@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -76,6 +77,9 @@ def serve(
     )
     # Workers are separate processes: they rebuild the same settings from the environment.
     os.environ.update(settings.to_env())
+    # Spawned, not forked: a fork would inherit this process's object-store runtime threads
+    # and database connections, which do not survive it.
+    multiprocessing.set_start_method("spawn", force=True)
     Server(
         "mediavault.api.asgi:app_from_env",
         address=settings.host,

@@ -7,6 +7,7 @@ obstore's errors are translated here: nothing above this module sees them.
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
@@ -23,6 +24,8 @@ from mediavault.storage.blobs import BlobWriter, StagedBlob, blob_key
 PART_BYTES = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 4
 READ_CHUNK = 1024 * 1024
+# obstore raises its own NotFoundError or the builtin one, depending on the call.
+_NOT_FOUND = (NotFoundError, FileNotFoundError)
 
 
 class S3BlobStore:
@@ -70,7 +73,7 @@ class S3BlobStore:
     def discard(self, staged: StagedBlob) -> None:
         try:
             obstore.delete(self._store, staged.location)
-        except NotFoundError:
+        except _NOT_FOUND:
             pass
         except BaseError as exc:
             raise StorageUnavailable(f"discarding {staged.location} failed: {exc}") from exc
@@ -78,7 +81,7 @@ class S3BlobStore:
     def delete(self, digest: str) -> None:
         try:
             obstore.delete(self._store, blob_key(digest))
-        except NotFoundError:
+        except _NOT_FOUND:
             pass
         except BaseError as exc:
             raise StorageUnavailable(f"deleting {digest} failed: {exc}") from exc
@@ -90,11 +93,13 @@ class S3BlobStore:
         size = self.size(digest)
         if size is None:
             raise BlobMissing()
-        return cast(BinaryIO, obstore.open_reader(self._store, blob_key(digest), size=size))
+        return cast(
+            BinaryIO, _Reader(obstore.open_reader(self._store, blob_key(digest), size=size))
+        )
 
     def open_staged(self, staged: StagedBlob) -> BinaryIO:
         reader = obstore.open_reader(self._store, staged.location, size=staged.size)
-        return cast(BinaryIO, reader)
+        return cast(BinaryIO, _Reader(reader))
 
     def local_path(self, digest: str) -> None:
         return None
@@ -107,7 +112,7 @@ class S3BlobStore:
                 step = min(READ_CHUNK, end - position)
                 yield bytes(obstore.get_range(self._store, key, start=position, length=step))
                 position += step
-        except NotFoundError:
+        except _NOT_FOUND:
             raise BlobMissing() from None
         except BaseError as exc:
             raise StorageUnavailable(f"reading {digest} failed: {exc}") from exc
@@ -128,7 +133,7 @@ class S3BlobStore:
     def _size_of(self, key: str) -> int | None:
         try:
             return int(obstore.head(self._store, key)["size"])
-        except NotFoundError:
+        except _NOT_FOUND:
             return None
         except BaseError as exc:
             raise StorageUnavailable(f"looking up {key} failed: {exc}") from exc
@@ -149,3 +154,35 @@ class _TranslatingSink:
             self._writer.close()
         except BaseError as exc:
             raise StorageUnavailable(f"upload to the object store failed: {exc}") from exc
+
+
+class _Reader(io.RawIOBase):
+    """obstore's seekable reader as a standard binary file (context manager, readinto)."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = bytes(self._source.read(len(buffer)))
+        except BaseError as exc:
+            raise StorageUnavailable(f"reading from the object store failed: {exc}") from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return int(self._source.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._source.tell())
+
+    def close(self) -> None:
+        if not self.closed:
+            self._source.close()
+        super().close()
