@@ -86,6 +86,20 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
+    def cli(self, *args: str) -> str:
+        """Run `mediavault <args>` on this server's settings (backends included)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAVAULT_")}
+        env.update(self.settings.to_env())
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "mediavault"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def log(self) -> str:
         return self.log_path.read_text()
 

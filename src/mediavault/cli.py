@@ -10,6 +10,7 @@ import click
 
 from mediavault import __version__
 from mediavault.config import Settings
+from mediavault.errors import MediaVaultError
 
 
 @click.group()
@@ -107,3 +108,52 @@ def migrate(data: Path | None, database_url: str | None, blob_url: str | None) -
     settings = Settings.from_env(data=data, database_url=database_url, blob_url=blob_url)
     prepare_data_folder(settings)
     click.echo("The database is up to date.")
+
+
+@main.command("export")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--database-url", default=None, help="[env: MEDIAVAULT_DATABASE_URL]")
+@click.option("--blob-url", default=None, help="[env: MEDIAVAULT_BLOB_URL]")
+def export_command(
+    target: Path, data: Path | None, database_url: str | None, blob_url: str | None
+) -> None:
+    """Write the whole library (every version, id and timestamp, and the bytes) to TARGET."""
+    from mediavault.services.transfer import export_library
+    from mediavault.wiring import build_stores, prepare_data_folder
+
+    settings = Settings.from_env(data=data, database_url=database_url, blob_url=blob_url)
+    prepare_data_folder(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    stores = build_stores(settings)
+    try:
+        summary = export_library(stores, target)
+    except MediaVaultError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        stores.meta.dispose()
+    click.echo(f"Exported {summary.rows} and {summary.blobs} blobs to {target}.")
+
+
+@main.command("import")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--database-url", default=None, help="[env: MEDIAVAULT_DATABASE_URL]")
+@click.option("--blob-url", default=None, help="[env: MEDIAVAULT_BLOB_URL]")
+def import_command(
+    source: Path, data: Path | None, database_url: str | None, blob_url: str | None
+) -> None:
+    """Load an export into an empty library (any backends)."""
+    from mediavault.services.transfer import import_library
+    from mediavault.wiring import build_stores, prepare_data_folder
+
+    settings = Settings.from_env(data=data, database_url=database_url, blob_url=blob_url)
+    prepare_data_folder(settings)
+    stores = build_stores(settings)
+    try:
+        summary = import_library(stores, source)
+    except MediaVaultError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        stores.meta.dispose()
+    click.echo(f"Imported {summary.rows} and {summary.blobs} blobs from {source}.")

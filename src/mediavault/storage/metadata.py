@@ -23,6 +23,7 @@ from mediavault.storage.listing import ListingQueries
 from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.rows import file_from, version_from
 from mediavault.storage.tables import blobs, files, version_tags, versions
+from mediavault.storage.transfer_queries import TransferQueries
 
 
 class MetadataStore:
@@ -50,7 +51,7 @@ class MetadataStore:
         self._writer.dispose()
 
 
-class Transaction(FolderQueries, ListingQueries, FieldQueries, OutboxQueries):
+class Transaction(FolderQueries, ListingQueries, FieldQueries, OutboxQueries, TransferQueries):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
 
