@@ -1,0 +1,104 @@
+"""One contract, every blob store: local disk always, S3 when the suite runs on it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+from mediavault.config import Settings
+from mediavault.errors import BlobMissing, FileTooLarge
+from mediavault.storage.blobs import BlobStore
+from mediavault.wiring import build_blob_store
+
+S3 = os.environ.get("MEDIAVAULT_TEST_BLOB_URL")
+
+
+@pytest.fixture(
+    params=["local", pytest.param("s3", marks=pytest.mark.skipif(not S3, reason="no S3"))]
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "local":
+        settings = Settings.from_env({}, data=tmp_path)
+    else:
+        settings = Settings.from_env(
+            {
+                "MEDIAVAULT_BLOB_URL": f"{S3}/{secrets.token_hex(6)}",
+                "MEDIAVAULT_S3_ENDPOINT": os.environ.get("MEDIAVAULT_TEST_S3_ENDPOINT", ""),
+                "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", ""),
+                "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            },
+            data=tmp_path,
+        )
+    return build_blob_store(settings)
+
+
+def stage(store: BlobStore, content: bytes, chunk: int = 7):
+    writer = store.stage(len(content) + 10)
+    for start in range(0, len(content), chunk):
+        writer.write(content[start : start + chunk])
+    return writer.finish()
+
+
+def test_staging_hashes_and_publishing_stores_by_digest(store: BlobStore) -> None:
+    content = os.urandom(3 * 1024 * 1024 + 5)
+    staged = stage(store, content, chunk=1 << 20)
+    assert staged.digest == hashlib.sha256(content).hexdigest()
+    assert staged.size == len(content) and staged.head == content[: len(staged.head)]
+    assert store.staging_count() == 1 and store.size(staged.digest) is None
+    with store.open_staged(staged) as reader:
+        assert reader.read(10) == content[:10]
+    store.publish(staged, overwrite=False)
+    assert store.staging_count() == 0
+    assert store.size(staged.digest) == len(content)
+    with store.open(staged.digest) as reader:
+        reader.seek(100)
+        assert reader.read(50) == content[100:150]
+    assert (
+        b"".join(store.read_range(staged.digest, 5, 1024 * 1024 + 9))
+        == content[5 : 1024 * 1024 + 9]
+    )
+    assert dict(store.digests()) == {staged.digest: len(content)}
+
+
+def test_identical_bytes_are_kept_once_and_overwrite_replaces(store: BlobStore) -> None:
+    first = stage(store, b"same bytes")
+    store.publish(first, overwrite=False)
+    second = stage(store, b"same bytes")
+    store.publish(second, overwrite=False)
+    assert dict(store.digests()) == {first.digest: 10} and store.staging_count() == 0
+    store.delete(first.digest)
+    third = stage(store, b"same bytes")
+    store.publish(third, overwrite=True)
+    with store.open(first.digest) as reader:
+        assert reader.read() == b"same bytes"
+
+
+def test_discard_delete_and_missing_blobs(store: BlobStore) -> None:
+    staged = stage(store, b"never published")
+    store.discard(staged)
+    assert store.staging_count() == 0
+    store.discard(staged)  # twice is fine
+    store.delete("0" * 64)  # deleting what is not there is fine
+    assert store.size("0" * 64) is None
+    with pytest.raises(BlobMissing):
+        store.open("0" * 64)
+
+
+def test_an_oversized_stream_is_aborted_and_leaves_nothing(store: BlobStore) -> None:
+    writer = store.stage(10)
+    writer.write(b"12345")
+    with pytest.raises(FileTooLarge):
+        writer.write(b"1234567890")
+    assert store.staging_count() == 0
+
+
+def test_clear_staging_removes_leftovers(store: BlobStore) -> None:
+    leftover = store.stage(100)
+    leftover.write(b"interrupted")
+    stage(store, b"finished but never published")
+    store.clear_staging()
+    assert store.staging_count() == 0
