@@ -104,6 +104,7 @@ def test_search_query_for_versions_returns_exactly_the_non_current_ones(
         ('"customMetadata.brand" = "acme"', ["dog.png"]),
         ('"customMetadata.price" > 10', ["dog.png"]),
         ('"customMetadata.price" < 10', []),
+        ('"customMetadata.brand" > 10', []),  # a text value is never compared as a number
         ('createdAt > "1h"', ["cat.jpg", "dog.png", "notes.txt", "sub"]),
         ('createdAt < "2000-01-01T00:00:00Z"', []),
         ('updatedAt >= "2020-01-01"', ["cat.jpg", "dog.png", "notes.txt", "sub"]),

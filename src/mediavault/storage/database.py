@@ -70,5 +70,8 @@ def migrate(engine: sa.Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Hosts starting together take turns; the lock ends with the transaction.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7405213)")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

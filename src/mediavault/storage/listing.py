@@ -51,7 +51,7 @@ class ListingQueries:
             results.extend(folder_from(row) for row in rows)
             skip = max(0, skip - int(total or 0))
             limit -= len(results)
-        version_filter = _version_filter(query)
+        version_filter = _version_filter(query, self._db.dialect.name)
         if version_filter is not None and limit > 0:
             statement = (
                 sa.select(versions, *_FILE_COLUMNS)
@@ -65,7 +65,7 @@ class ListingQueries:
         return results
 
 
-def _version_filter(query: ListQuery) -> Any:
+def _version_filter(query: ListQuery, dialect: str) -> Any:
     search = query.search
     if search is None:
         wanted = query.kinds - {"folder"}
@@ -78,7 +78,7 @@ def _version_filter(query: ListQuery) -> Any:
             clauses.append(files.c.name == query.name)
     else:
         current_only = _current_only(query)
-        clauses = [_compile(search, _VersionFields(current_only))]
+        clauses = [_compile(search, _VersionFields(current_only, dialect=dialect))]
         if current_only:
             clauses.append(versions.c.is_current)
     if query.path is not None:
@@ -167,7 +167,8 @@ def _compare(column: Any, op: str, values: tuple[Any, ...]) -> Any:
 
 
 class _VersionFields(_Fields):
-    def __init__(self, current_only: bool, versions_only: bool = False) -> None:
+    def __init__(self, current_only: bool, versions_only: bool = False, dialect: str = "") -> None:
+        self.dialect = dialect
         # A current version's times are its file's (asset birth, last change).
         self.created: Any
         self.updated: Any
@@ -203,7 +204,7 @@ class _VersionFields(_Fields):
                 "transparency": versions.c.has_alpha,
             }[field]
             return sa.func.coalesce(column, sa.false()) == bool(values[0])
-        return _custom_metadata(field.removeprefix("customMetadata."), op, values)
+        return _custom_metadata(field.removeprefix("customMetadata."), op, values, self.dialect)
 
 
 def _type_clause(kind: object) -> Any:
@@ -214,18 +215,27 @@ def _type_clause(kind: object) -> Any:
     return sa.false()
 
 
-def _custom_metadata(key: str, op: str, values: tuple[Any, ...]) -> Any:
+def _custom_metadata(key: str, op: str, values: tuple[Any, ...], dialect: str) -> Any:
     element = versions.c.custom_metadata[key]
     clauses = []
     for value in values:
         if isinstance(value, bool):
-            column = element.as_boolean()
+            column = _when_json_type(dialect, key, "boolean", element.as_boolean())
         elif isinstance(value, int | float):
-            column = element.as_float()
+            column = _when_json_type(dialect, key, "number", element.as_float())
         else:
             column = element.as_string()
         clauses.append(_compare(column, "=" if op == "in" else op, (value,)))
     return sa.or_(*clauses)
+
+
+def _when_json_type(dialect: str, key: str, json_type: str, column: Any) -> Any:
+    """PostgreSQL refuses to cast a JSON string to a number: compare only values of the type.
+    (SQLite compares mixed types without error, and a string never equals a number there.)"""
+    if dialect != "postgresql":
+        return column
+    kind = sa.func.json_typeof(versions.c.custom_metadata.op("->")(key))
+    return sa.case((kind == json_type, column), else_=None)
 
 
 class _FolderFields(_Fields):
