@@ -102,3 +102,18 @@ def test_clear_staging_removes_leftovers(store: BlobStore) -> None:
     stage(store, b"finished but never published")
     store.clear_staging()
     assert store.staging_count() == 0
+
+
+def test_blobs_beyond_a_server_side_copy_are_published_by_streaming(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mediavault.storage.s3_blobs as s3_blobs
+
+    # Lowered from S3's 5 GiB so that the streaming path runs on a small blob.
+    monkeypatch.setattr(s3_blobs, "MAX_SERVER_SIDE_COPY", 1024)
+    content = os.urandom(9 * 1024 * 1024 + 1)
+    staged = stage(store, content, chunk=1 << 20)
+    store.publish(staged, overwrite=False)
+    with store.open(staged.digest) as reader:
+        assert reader.read() == content
+    assert store.staging_count() == 0

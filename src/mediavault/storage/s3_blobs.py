@@ -24,6 +24,7 @@ from mediavault.storage.blobs import BlobWriter, StagedBlob, blob_key
 PART_BYTES = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 4
 READ_CHUNK = 1024 * 1024
+MAX_SERVER_SIDE_COPY = 5 * 1024**3
 # obstore raises its own NotFoundError or the builtin one, depending on the call.
 _NOT_FOUND = (NotFoundError, FileNotFoundError)
 
@@ -65,10 +66,24 @@ class S3BlobStore:
         final = blob_key(staged.digest)
         try:
             if overwrite or self.size(staged.digest) != staged.size:
-                obstore.copy(self._store, staged.location, final)
+                if staged.size <= MAX_SERVER_SIDE_COPY:
+                    obstore.copy(self._store, staged.location, final)
+                else:
+                    self._copy_by_streaming(staged, final)
             obstore.delete(self._store, staged.location)
         except BaseError as exc:
             raise StorageUnavailable(f"publishing {staged.digest} failed: {exc}") from exc
+
+    def _copy_by_streaming(self, staged: StagedBlob, final: str) -> None:
+        """S3's CopyObject stops at 5 GiB: larger blobs pass through this worker instead,
+        in parts, with memory bounded as for uploads."""
+        reader = obstore.open_reader(self._store, staged.location, size=staged.size)
+        writer = obstore.open_writer(
+            self._store, final, buffer_size=PART_BYTES, max_concurrency=PARTS_IN_FLIGHT
+        )
+        while chunk := bytes(reader.read(PART_BYTES)):
+            writer.write(chunk)
+        writer.close()
 
     def discard(self, staged: StagedBlob) -> None:
         try:
