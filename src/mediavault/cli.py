@@ -4,13 +4,48 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mediavault import __version__
 from mediavault.config import Settings
 from mediavault.errors import MediaVaultError
+
+if TYPE_CHECKING:
+    from mediavault.services.stores import Stores
+
+
+def backend_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--data, --database-url and --blob-url, for the commands that work on a library."""
+    command = click.option("--blob-url", default=None, help="[env: MEDIAVAULT_BLOB_URL]")(command)
+    command = click.option("--database-url", default=None, help="[env: MEDIAVAULT_DATABASE_URL]")(
+        command
+    )
+    return click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)(
+        command
+    )
+
+
+@contextmanager
+def open_library(
+    data: Path | None, database_url: str | None, blob_url: str | None
+) -> Iterator[Stores]:
+    """The library's stores, migrated; domain errors become clean CLI errors."""
+    from mediavault.wiring import build_stores, prepare_data_folder
+
+    settings = Settings.from_env(data=data, database_url=database_url, blob_url=blob_url)
+    prepare_data_folder(settings)
+    stores = build_stores(settings)
+    try:
+        yield stores
+    except MediaVaultError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        stores.meta.dispose()
 
 
 @click.group()
@@ -95,9 +130,7 @@ def serve(
 
 
 @main.command()
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--database-url", default=None, help="[env: MEDIAVAULT_DATABASE_URL]")
-@click.option("--blob-url", default=None, help="[env: MEDIAVAULT_BLOB_URL]")
+@backend_options
 def migrate(data: Path | None, database_url: str | None, blob_url: str | None) -> None:
     """Apply database migrations, finish interrupted deletions, and exit.
 
@@ -112,48 +145,28 @@ def migrate(data: Path | None, database_url: str | None, blob_url: str | None) -
 
 @main.command("export")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--database-url", default=None, help="[env: MEDIAVAULT_DATABASE_URL]")
-@click.option("--blob-url", default=None, help="[env: MEDIAVAULT_BLOB_URL]")
+@backend_options
 def export_command(
     target: Path, data: Path | None, database_url: str | None, blob_url: str | None
 ) -> None:
     """Write the whole library (every version, id and timestamp, and the bytes) to TARGET."""
     from mediavault.services.transfer import export_library
-    from mediavault.wiring import build_stores, prepare_data_folder
 
-    settings = Settings.from_env(data=data, database_url=database_url, blob_url=blob_url)
-    prepare_data_folder(settings)
     target.mkdir(parents=True, exist_ok=True)
-    stores = build_stores(settings)
-    try:
+    with open_library(data, database_url, blob_url) as stores:
         summary = export_library(stores, target)
-    except MediaVaultError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        stores.meta.dispose()
     click.echo(f"Exported {summary.rows} and {summary.blobs} blobs to {target}.")
 
 
 @main.command("import")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--database-url", default=None, help="[env: MEDIAVAULT_DATABASE_URL]")
-@click.option("--blob-url", default=None, help="[env: MEDIAVAULT_BLOB_URL]")
+@backend_options
 def import_command(
     source: Path, data: Path | None, database_url: str | None, blob_url: str | None
 ) -> None:
     """Load an export into an empty library (any backends)."""
     from mediavault.services.transfer import import_library
-    from mediavault.wiring import build_stores, prepare_data_folder
 
-    settings = Settings.from_env(data=data, database_url=database_url, blob_url=blob_url)
-    prepare_data_folder(settings)
-    stores = build_stores(settings)
-    try:
+    with open_library(data, database_url, blob_url) as stores:
         summary = import_library(stores, source)
-    except MediaVaultError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        stores.meta.dispose()
     click.echo(f"Imported {summary.rows} and {summary.blobs} blobs from {source}.")
