@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import socket
@@ -16,8 +15,9 @@ from typing import Any, Union
 import httpx
 
 from mediavault.config import Settings
+from mediavault.services.fsck import fsck
 from mediavault.storage.database import create_engine
-from mediavault.wiring import build_blob_store
+from mediavault.wiring import build_blob_store, build_stores
 from tests.backends import backend_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,17 +88,15 @@ class ServerProcess:
 
     def cli(self, *args: str) -> str:
         """Run `mediavault <args>` on this server's settings (backends included)."""
+        done = self.cli_result(*args)
+        assert done.returncode == 0, done.stderr + done.stdout
+        return done.stdout
+
+    def cli_result(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAVAULT_")}
         env.update(self.settings.to_env())
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / "mediavault"), *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        command = [str(Path(sys.executable).parent / "mediavault"), *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -155,36 +153,10 @@ def sql(target: Target, query: str) -> list[tuple[Any, ...]]:
 
 
 def check_invariants(target: Target) -> None:
-    """Assert every invariant of a library, reading its database and blob store directly."""
-    bad_current = sql(
-        target,
-        "SELECT f.id, COUNT(v.id) FROM files f LEFT JOIN versions v "
-        "ON v.file_id = f.id AND v.is_current GROUP BY f.id HAVING COUNT(v.id) != 1",
-    )
-    assert bad_current == [], f"files without exactly one current version: {bad_current}"
-    duplicates = sql(
-        target,
-        "SELECT file_id, number FROM versions GROUP BY file_id, number HAVING COUNT(*) > 1",
-    )
-    assert duplicates == [], f"repeated version numbers: {duplicates}"
-    over_counter = sql(
-        target,
-        "SELECT v.id FROM versions v JOIN files f ON f.id = v.file_id "
-        "WHERE v.number > f.last_version_number",
-    )
-    assert over_counter == [], "a version number is above its file's counter"
-    recorded = dict(sql(target, "SELECT digest, size FROM blobs WHERE state = 'live'"))
-    referenced = sql(target, "SELECT DISTINCT blob_digest, size FROM versions")
-    store = build_blob_store(settings_of(target))
-    stored = dict(store.digests())
-    for digest, size in referenced:
-        assert recorded.get(digest) == size, f"version points at unrecorded blob {digest}"
-        assert stored.get(digest) == size, f"blob {digest} missing or wrong size"
-        content = hashlib.sha256()
-        with store.open(digest) as reader:
-            for chunk in iter(lambda: reader.read(1 << 20), b""):
-                content.update(chunk)
-        assert content.hexdigest() == digest, f"blob {digest} is corrupt"
-    orphans = set(stored) - {d for d, _ in referenced}
-    assert not orphans, f"blobs no version references: {orphans}"
-    assert store.staging_count() == 0, "staging objects left behind"
+    """Assert every invariant of a library, with the same check as `mediavault fsck`."""
+    stores = build_stores(settings_of(target))
+    try:
+        report = fsck(stores)
+    finally:
+        stores.meta.dispose()
+    assert report.clean, "\n".join(report.problems)

@@ -32,13 +32,15 @@ def backend_options(command: Callable[..., None]) -> Callable[..., None]:
 
 @contextmanager
 def open_library(
-    data: Path | None, database_url: str | None, blob_url: str | None
+    data: Path | None, database_url: str | None, blob_url: str | None, prepare: bool = True
 ) -> Iterator[Stores]:
-    """The library's stores, migrated; domain errors become clean CLI errors."""
+    """The library's stores, migrated unless `prepare` is off; domain errors become clean CLI
+    errors."""
     from mediavault.wiring import build_stores, prepare_data_folder
 
     settings = Settings.from_env(data=data, database_url=database_url, blob_url=blob_url)
-    prepare_data_folder(settings)
+    if prepare:
+        prepare_data_folder(settings)
     stores = build_stores(settings)
     try:
         yield stores
@@ -170,3 +172,36 @@ def import_command(
     with open_library(data, database_url, blob_url) as stores:
         summary = import_library(stores, source)
     click.echo(f"Imported {summary.rows} and {summary.blobs} blobs from {source}.")
+
+
+@main.command()
+@backend_options
+@click.option("--repair", is_flag=True, help="Remove what is provably garbage.")
+@click.option("--no-hash", is_flag=True, help="Check sizes only, without reading every blob.")
+def fsck(
+    data: Path | None,
+    database_url: str | None,
+    blob_url: str | None,
+    repair: bool,
+    no_hash: bool,
+) -> None:
+    """Check every invariant of the library; exit 0 only when it is clean.
+
+    --repair removes unreferenced blobs and staging objects and finishes interrupted
+    deletions; it never touches data a version references. Run it while no server writes:
+    a staging object may be an upload in progress.
+    """
+    from mediavault.services.fsck import fsck as check
+
+    # Not prepared: preparing finishes interrupted work, which would hide it from the check.
+    with open_library(data, database_url, blob_url, prepare=False) as stores:
+        report = check(stores, repair=repair, verify_hashes=not no_hash)
+    for line in report.repaired:
+        click.echo(f"repaired: {line}")
+    for line in report.notes:
+        click.echo(f"note: {line}")
+    for line in report.problems:
+        click.echo(f"problem: {line}")
+    if not report.clean:
+        raise SystemExit(1)
+    click.echo("clean")

@@ -19,6 +19,7 @@ from mediavault.errors import WriteConflict
 from mediavault.storage.database import reader
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
+from mediavault.storage.fsck_queries import FsckQueries
 from mediavault.storage.listing import ListingQueries
 from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.rows import file_from, version_from
@@ -51,7 +52,9 @@ class MetadataStore:
         self._writer.dispose()
 
 
-class Transaction(FolderQueries, ListingQueries, FieldQueries, OutboxQueries, TransferQueries):
+class Transaction(
+    FolderQueries, ListingQueries, FieldQueries, OutboxQueries, TransferQueries, FsckQueries
+):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
 
