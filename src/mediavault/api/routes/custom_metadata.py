@@ -6,6 +6,7 @@ from typing import Any
 
 from anyio import to_thread
 from litestar import Request, Router, delete, get, patch, post
+from litestar.params import FromPath
 
 from mediavault.api import forms
 from mediavault.api.auth import require_private_key
@@ -44,7 +45,7 @@ async def list_fields(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
 
 
 @patch("/{field_id:str}", summary="Update a custom metadata field's label or schema")
-async def update_field(request: Request[Any, Any, Any], field_id: str) -> dict[str, Any]:
+async def update_field(request: Request[Any, Any, Any], field_id: FromPath[str]) -> dict[str, Any]:
     body = forms.json_object(await request.body())
     if "name" in body:
         raise InvalidRequest("Name cannot be updated.")
@@ -59,7 +60,7 @@ async def update_field(request: Request[Any, Any, Any], field_id: str) -> dict[s
 
 
 @delete("/{field_id:str}", status_code=204, summary="Delete a custom metadata field")
-async def delete_field(request: Request[Any, Any, Any], field_id: str) -> None:
+async def delete_field(request: Request[Any, Any, Any], field_id: FromPath[str]) -> None:
     await to_thread.run_sync(custom_metadata.delete_field, context_of(request).stores, field_id)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from anyio import to_thread
 from litestar import Request, Router, delete, get, patch, post
+from litestar.params import FromPath
 
 from mediavault.api import forms
 from mediavault.api.auth import require_private_key
@@ -15,14 +16,18 @@ from mediavault.services import files
 
 
 @get("/{file_id:str}/details", summary="Get the current version of a file")
-async def get_file_details(request: Request[Any, Any, Any], file_id: str) -> dict[str, Any]:
+async def get_file_details(
+    request: Request[Any, Any, Any], file_id: FromPath[str]
+) -> dict[str, Any]:
     ctx = context_of(request)
     item = await to_thread.run_sync(files.get_details, ctx.stores, file_id)
     return file_object(item, ctx.urls)
 
 
 @patch("/{file_id:str}/details", summary="Update the current version's details or publication")
-async def update_file_details(request: Request[Any, Any, Any], file_id: str) -> dict[str, Any]:
+async def update_file_details(
+    request: Request[Any, Any, Any], file_id: FromPath[str]
+) -> dict[str, Any]:
     ctx = context_of(request)
     update = forms.details_update(await request.body())
     item = await to_thread.run_sync(files.update_details, ctx.stores, file_id, update)
@@ -30,7 +35,7 @@ async def update_file_details(request: Request[Any, Any, Any], file_id: str) -> 
 
 
 @delete("/{file_id:str}", status_code=204, summary="Delete a file with all its versions")
-async def delete_file(request: Request[Any, Any, Any], file_id: str) -> None:
+async def delete_file(request: Request[Any, Any, Any], file_id: FromPath[str]) -> None:
     await to_thread.run_sync(files.delete_file, context_of(request).stores, file_id)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from anyio import to_thread
 from litestar import Request, Router, delete, get, put
+from litestar.params import FromPath
 
 from mediavault.api.auth import require_private_key
 from mediavault.api.context import context_of
@@ -14,7 +15,9 @@ from mediavault.services import versions
 
 
 @get("/{file_id:str}/versions", summary="List all versions of a file, current first")
-async def list_file_versions(request: Request[Any, Any, Any], file_id: str) -> list[dict[str, Any]]:
+async def list_file_versions(
+    request: Request[Any, Any, Any], file_id: FromPath[str]
+) -> list[dict[str, Any]]:
     ctx = context_of(request)
     items = await to_thread.run_sync(versions.list_versions, ctx.stores, file_id)
     return [file_object(item, ctx.urls) for item in items]
@@ -22,7 +25,7 @@ async def list_file_versions(request: Request[Any, Any, Any], file_id: str) -> l
 
 @get("/{file_id:str}/versions/{version_id:str}", summary="Get one version of a file")
 async def get_file_version(
-    request: Request[Any, Any, Any], file_id: str, version_id: str
+    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
 ) -> dict[str, Any]:
     ctx = context_of(request)
     item = await to_thread.run_sync(versions.get_version, ctx.stores, file_id, version_id)
@@ -35,7 +38,7 @@ async def get_file_version(
     summary="Delete a non-current version",
 )
 async def delete_file_version(
-    request: Request[Any, Any, Any], file_id: str, version_id: str
+    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
 ) -> None:
     ctx = context_of(request)
     await to_thread.run_sync(versions.delete_version, ctx.stores, file_id, version_id)
@@ -47,7 +50,7 @@ async def delete_file_version(
     summary="Make an older version the current one",
 )
 async def restore_file_version(
-    request: Request[Any, Any, Any], file_id: str, version_id: str
+    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
 ) -> dict[str, Any]:
     ctx = context_of(request)
     item = await to_thread.run_sync(versions.restore_version, ctx.stores, file_id, version_id)
