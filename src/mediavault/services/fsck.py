@@ -40,7 +40,7 @@ def fsck(stores: Stores, repair: bool = False, verify_hashes: bool = True) -> Fs
         marked = tx.blobs_marked_for_deletion()
         given_up = tx.given_up_event_count()
     for digest in marked:
-        report.problems.append(f"blob deletion interrupted: {digest}")
+        report.problems.append(f"blob upload or deletion interrupted: {digest}")
     stored = dict(stores.blobs.digests())
     for digest in sorted(referenced):
         size = stored.get(digest)

@@ -2,7 +2,8 @@
 
 Two phases. Inside the write transaction that drops the last reference, the blob's row is
 marked `deleting`. After the commit, each marked blob is deleted while its row is locked and
-only if it is still marked and unreferenced; then the row goes. An upload of the same bytes in
+only if it is still marked and unreferenced; then the row goes. Uploads reserve their blob's
+row (`pending`) before publishing, so bytes of an upload that died are found the same way. An upload of the same bytes in
 between claims the row back (`live`) and rewrites the bytes, since a marked blob's bytes may
 already be gone. A crash between the phases leaves marked rows that `finish_deletions`
 completes at the next start.
@@ -42,7 +43,7 @@ def finish_deletions(stores: Stores, digests: Iterable[str]) -> None:
             if tx.lock_blob_for_deletion(digest):
                 stores.blobs.delete(digest)
                 tx.forget_blob(digest)
-        stores.thumbnails.forget(digest)
+                stores.thumbnails.forget(digest)
 
 
 def finish_interrupted_deletions(stores: Stores) -> None:

@@ -16,6 +16,7 @@ from mediavault.domain.versioning import (
     next_version_number,
 )
 from mediavault.services.clock import now_ms
+from mediavault.services.garbage import finish_deletions
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.storage.blobs import StagedBlob
@@ -43,7 +44,14 @@ def upload(
     name = names.sanitize_file_name(target.file_name)
     folder_path = names.normalize_folder(target.folder)
     try:
+        with stores.meta.write() as tx:
+            tx.reserve_blob(content.digest, content.size, now_ms())
         return _store(stores, staged, content, name, folder_path, options)
+    except BaseException:
+        # A refused or failed upload leaves nothing: not its reservation, nor bytes it may
+        # have published before its transaction failed (both only if nothing uses them).
+        finish_deletions(stores, [content.digest])
+        raise
     finally:
         stores.blobs.discard(staged)
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from mediavault.domain.models import File, Version, VersionMetadata
 from mediavault.errors import WriteConflict
 from mediavault.storage.database import reader
+from mediavault.storage.dialects import insert_ignoring_duplicates
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
@@ -221,6 +222,18 @@ class Transaction(
 
     # -- blobs ---------------------------------------------------------------------------------
 
+    def reserve_blob(self, digest: str, size: int, now: int) -> None:
+        """Record, in a transaction of its own, that these bytes are about to be published.
+
+        If the upload dies before its transaction commits, the `pending` row tells recovery
+        which object to remove, without scanning the store for orphans.
+        """
+        self._db.execute(
+            insert_ignoring_duplicates(self._db, blobs, ["digest"]).values(
+                digest=digest, size=size, created_at=now, state="pending"
+            )
+        )
+
     def claim_blob(self, digest: str, size: int, now: int) -> bool:
         """Record the blob, or lock its row, before a version starts to reference it.
 
@@ -239,7 +252,9 @@ class Transaction(
         if row.state == "live":
             return False
         self._db.execute(sa.update(blobs).where(blobs.c.digest == digest).values(state="live"))
-        return True
+        # A pending blob's bytes are whole if present (publishing is atomic); a deleting one's
+        # may be going: rewrite them.
+        return bool(row.state == "deleting")
 
     def mark_unreferenced_blobs(self, digests: Iterable[str]) -> list[str]:
         """Mark for deletion the given blobs that no version references any more."""
@@ -253,14 +268,17 @@ class Transaction(
         return marked
 
     def lock_blob_for_deletion(self, digest: str) -> bool:
-        """Lock a marked blob's row; True when it may go (still marked and unreferenced)."""
-        return self._unreferenced_blob_locked(digest, state="deleting")
+        """Lock a marked (or abandoned pending) blob's row; True when it may go."""
+        return self._unreferenced_blob_locked(digest, state="deleting") or (
+            self._unreferenced_blob_locked(digest, state="pending")
+        )
 
     def forget_blob(self, digest: str) -> None:
         self._db.execute(sa.delete(blobs).where(blobs.c.digest == digest))
 
     def blobs_marked_for_deletion(self) -> list[str]:
-        query = sa.select(blobs.c.digest).where(blobs.c.state == "deleting")
+        """Blobs whose deletion, or whose upload, a crash may have interrupted."""
+        query = sa.select(blobs.c.digest).where(blobs.c.state.in_(["deleting", "pending"]))
         return list(self._db.scalars(query))
 
     def _unreferenced_blob_locked(self, digest: str, state: str) -> bool:

@@ -33,7 +33,8 @@ blobs = sa.Table(
     sa.Column("digest", sa.String(64), primary_key=True),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
-    # "live", or "deleting": unreferenced, its bytes about to go (or half gone after a crash).
+    # "live"; "pending": being uploaded, not yet referenced (an abandoned one is removed at
+    # start); "deleting": unreferenced, its bytes about to go (or gone, after a crash).
     sa.Column("state", sa.String(8), nullable=False, server_default="live"),
 )
 
