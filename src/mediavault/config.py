@@ -47,6 +47,9 @@ class Settings:
     max_upload_bytes: int = 25 * 1024**3
     # Non-file form fields (tags, customMetadata, ...) are small; this bounds memory per request.
     max_field_bytes: int = 1024 * 1024
+    # A client that sends nothing for this long has its upload cancelled: slow clients cannot
+    # hold a worker's staging space and memory forever.
+    upload_idle_timeout_seconds: int = 60
     max_versions_per_file: int = 100
     thumbnail_size: int = 200
     log_level: str = "info"

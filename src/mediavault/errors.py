@@ -8,6 +8,7 @@ MediaVaultError
 │   ├── FileAlreadyExists     overwriteFile=false onto an existing path
 │   ├── VersionLimitReached
 │   └── FileTooLarge
+├── RequestTimeout            the client stopped sending the body
 ├── Unauthenticated           no private key supplied
 ├── Forbidden                 the key is not the account's
 ├── Conflict                  e.g. rename onto an existing name
@@ -76,6 +77,10 @@ class VersionLimitReached(InvalidRequest):
 
 class FileTooLarge(InvalidRequest):
     message = "Your request contains invalid file parameter. The file size exceeds limits."
+
+
+class RequestTimeout(MediaVaultError):
+    message = "Your request timed out: the body stopped arriving. Please try again."
 
 
 class Unauthenticated(MediaVaultError):

@@ -220,3 +220,34 @@ def test_uploads_over_the_size_limit_are_refused_and_leave_nothing(tmp_path: Pat
         check_invariants(server)
     finally:
         server.stop()
+
+
+def test_an_upload_that_stalls_is_cancelled_and_leaves_nothing(tmp_path: Path) -> None:
+    import base64
+    import socket
+
+    server = ServerProcess(
+        data=tmp_path / "data",
+        port=free_port(),
+        env={"MEDIAVAULT_UPLOAD_IDLE_TIMEOUT_SECONDS": "1"},
+    ).start()
+    try:
+        head = (
+            b'--b\r\nContent-Disposition: form-data; name="fileName"\r\n\r\nslow.bin\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="u"\r\n\r\n'
+        )
+        auth = base64.b64encode(f"{TEST_KEY}:".encode()).decode()
+        request = (
+            f"POST /api/v1/files/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+            f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {len(head) + 10**6}"
+            "\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+            sock.sendall(request + head + b"x" * 1000)  # then nothing more
+            answer = sock.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert "the body stopped arriving" in answer
+        assert staging_count(server) == 0
+        check_invariants(server)
+    finally:
+        server.stop()

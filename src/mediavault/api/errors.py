@@ -16,6 +16,7 @@ log = logging.getLogger("mediavault")
 STATUS: dict[type[errors.MediaVaultError], int] = {
     errors.InvalidRequest: 400,
     errors.Unauthenticated: 401,
+    errors.RequestTimeout: 408,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,

@@ -14,11 +14,12 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import anyio
 from anyio import to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from mediavault.errors import FileTooLarge, InvalidRequest
+from mediavault.errors import FileTooLarge, InvalidRequest, RequestTimeout
 from mediavault.storage.blobs import BlobStore, BlobWriter, StagedBlob
 
 FILE_FIELD = "file"
@@ -48,7 +49,14 @@ class _Part:
 class FormReader:
     """Feeds request chunks to python-multipart and acts on its events between chunks."""
 
-    def __init__(self, blobs: BlobStore, max_file_bytes: int, max_field_bytes: int) -> None:
+    def __init__(
+        self,
+        blobs: BlobStore,
+        max_file_bytes: int,
+        max_field_bytes: int,
+        idle_timeout: float = 60,
+    ) -> None:
+        self._idle_timeout = idle_timeout
         self._blobs = blobs
         self._max_file_bytes = max_file_bytes
         self._max_field_bytes = max_field_bytes
@@ -60,7 +68,7 @@ class FormReader:
     async def read(self, content_type: str | None, stream: AsyncIterator[bytes]) -> UploadForm:
         parser = self._parser(content_type)
         try:
-            async for chunk in stream:
+            async for chunk in _with_idle_timeout(stream, self._idle_timeout):
                 parser.write(chunk)
                 await self._drain()
             parser.finalize()
@@ -183,6 +191,19 @@ class FormReader:
         if self._form.file is not None:
             self._blobs.discard(self._form.file)
             self._form.file = None
+
+
+async def _with_idle_timeout(stream: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    chunks = stream.__aiter__()
+    while True:
+        try:
+            with anyio.fail_after(seconds):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise RequestTimeout() from None
+        yield chunk
 
 
 _DATA_URI = re.compile(rb"^\s*data:[^,]*;base64,", re.IGNORECASE)

@@ -2,11 +2,11 @@
 
 Two phases. Inside the write transaction that drops the last reference, the blob's row is
 marked `deleting`. After the commit, each marked blob is deleted while its row is locked and
-only if it is still marked and unreferenced; then the row goes. Uploads reserve their blob's
-row (`pending`) before publishing, so bytes of an upload that died are found the same way. An upload of the same bytes in
+only if it is still marked and unreferenced; then the row goes. An upload of the same bytes in
 between claims the row back (`live`) and rewrites the bytes, since a marked blob's bytes may
-already be gone. A crash between the phases leaves marked rows that `finish_deletions`
-completes at the next start.
+already be gone. Uploads reserve their blob's row (`pending`) before publishing, so the bytes
+of an upload that died are found the same way. A crash between the phases leaves rows that
+`finish_interrupted_deletions` completes at the next start.
 """
 
 from __future__ import annotations

@@ -34,7 +34,12 @@ MAX_URL_BYTES = 8192
 async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
     ctx = context_of(request)
     settings, stores = ctx.settings, ctx.stores
-    reader = FormReader(stores.blobs, settings.max_upload_bytes, settings.max_field_bytes)
+    reader = FormReader(
+        stores.blobs,
+        settings.max_upload_bytes,
+        settings.max_field_bytes,
+        settings.upload_idle_timeout_seconds,
+    )
     form = await reader.read(request.headers.get("content-type"), request.stream())
     staged = form.file
     try:
