@@ -200,6 +200,9 @@ def test_the_app_serves_its_openapi_document_and_docs_page(server: ServerProcess
         "/v1/files/batch/deleteByFileIds",
     ):
         assert path in paths, path
+    upload = paths["/api/v1/files/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["required"] == ["file", "fileName"]
+    assert "useUniqueFileName" in upload["schema"]["properties"]
     page = httpx.get(f"{server.base_url}/docs")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
 

@@ -13,6 +13,7 @@ from mediavault.api import forms
 from mediavault.api.auth import require_private_key
 from mediavault.api.context import AppContext, context_of
 from mediavault.api.multipart import FormReader, decode_base64_file
+from mediavault.api.upload_schema import UploadOperation
 from mediavault.errors import InvalidRequest
 from mediavault.media.fetch import fetch_to_staging
 from mediavault.media.probe import probe
@@ -28,6 +29,7 @@ MAX_URL_BYTES = 8192
     status_code=200,
     # The form reader enforces MEDIAVAULT_MAX_UPLOAD_BYTES itself, with ImageKit's message.
     request_max_body_size=None,
+    operation_class=UploadOperation,
     summary="Upload a file, or a new version of the file at the same path",
     tags=["upload"],
 )
