@@ -32,6 +32,8 @@ class StagedBlob:
 class Sink(Protocol):
     def write(self, data: bytes) -> object: ...
     def close(self) -> None: ...
+    def abort(self) -> None:
+        """Give up: nothing may be left stored (an object store must not complete it)."""
 
 
 class BlobWriter:
@@ -66,7 +68,7 @@ class BlobWriter:
         if not self._closed:
             self._closed = True
             try:
-                self._sink.close()
+                self._sink.abort()
             finally:
                 self._store.discard(StagedBlob(self._location, "", 0, b""))
 
@@ -126,6 +128,9 @@ class _FileSink:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
+
+    def abort(self) -> None:
+        self._file.close()
 
 
 class LocalBlobStore:

@@ -7,6 +7,7 @@ obstore's errors are translated here: nothing above this module sees them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 from collections.abc import Iterator
@@ -169,6 +170,12 @@ class _TranslatingSink:
             self._writer.close()
         except BaseError as exc:
             raise StorageUnavailable(f"upload to the object store failed: {exc}") from exc
+
+    def abort(self) -> None:
+        # Leaving the writer's context with an error aborts the multipart upload, where
+        # close() would complete it and store the partial object.
+        with contextlib.suppress(BaseError):
+            self._writer.__exit__(RuntimeError, RuntimeError("upload aborted"), None)
 
 
 class _Reader(io.RawIOBase):
