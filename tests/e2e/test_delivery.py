@@ -193,3 +193,20 @@ def test_expired_signatures_are_refused(
     future = str(int(time.time()) + 60)
     url = f"{server.url_endpoint}/{relative}?ik-t={future}&ik-s={sign(TEST_KEY, relative, future)}"
     assert httpx.get(url).status_code == 200
+
+
+def test_active_content_cannot_script_our_origin(client: ImageKit, folder: str) -> None:
+    page = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    html = put(client, page, folder, name="page.html")
+    image = put(client, svg, folder, name="drawing.svg")
+    as_page = httpx.get(client.files.get(html.file_id).url)
+    assert as_page.headers["content-type"].startswith("text/html")
+    assert as_page.headers["content-disposition"] == "attachment"
+    as_svg = httpx.get(client.files.get(image.file_id).url)
+    assert as_svg.headers["content-type"] == "image/svg+xml"
+    for response in (as_page, as_svg):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in response.headers["content-security-policy"]
+        assert "script-src" not in response.headers["content-security-policy"]
+        assert "default-src 'none'" in response.headers["content-security-policy"]

@@ -27,6 +27,7 @@ from mediavault.urls import PATH_SAFE_CHARS
 THUMBNAIL_NAMES = frozenset({"n-ik_ml_thumbnail", "n-media_library_thumbnail"})
 SIGNATURE_PARAMS = ("ik-s", "ik-t")
 IMMUTABLE = "public, max-age=31536000, immutable"
+DOCUMENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/xml", "application/xml"})
 REVALIDATE = "public, max-age=0, must-revalidate"
 PRIVATE = "private, max-age=0, must-revalidate"
 # Delivered bytes are data, never a page of ours: no scripts, no plugins, no sniffing.
@@ -70,6 +71,9 @@ async def _respond(ctx: AppContext, scope: Scope) -> Response:
     digest = deliverable.digest
     etag = f'"{digest}-thumbnail"' if request.thumbnail else f'"{digest}"'
     headers = {"etag": etag, "cache-control": _cache_control(request, item), **SAFETY_HEADERS}
+    if not request.thumbnail and item.version.content.mime in DOCUMENT_TYPES:
+        # A page opened from our origin could script it; a download cannot.
+        headers["content-disposition"] = "attachment"
     if _matches(_header(scope, b"if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if request.thumbnail:
