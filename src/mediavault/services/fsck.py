@@ -28,9 +28,15 @@ class FsckReport:
 
 
 def fsck(stores: Stores, repair: bool = False, verify_hashes: bool = True) -> FsckReport:
+    """Check the library; with `repair`, remove the garbage first, then check what remains."""
+    repaired = _repair(stores) if repair else []
+    report = _check(stores, verify_hashes)
+    report.repaired = repaired
+    return report
+
+
+def _check(stores: Stores, verify_hashes: bool) -> FsckReport:
     report = FsckReport()
-    if repair:
-        finish_interrupted_deletions(stores)
     with stores.meta.read() as tx:
         for check, rows in tx.invariant_violations().items():
             for row in rows:
@@ -50,37 +56,38 @@ def fsck(stores: Stores, repair: bool = False, verify_hashes: bool = True) -> Fs
             report.problems.append(f"blob {digest} has {size} bytes, not {recorded.get(digest)}")
         elif verify_hashes and _sha256(stores, digest) != digest:
             report.problems.append(f"blob {digest} is corrupt: its bytes hash differently")
-    orphans = sorted((set(stored) | set(recorded)) - referenced)
-    for digest in orphans:
+    for digest in sorted((set(stored) | set(recorded)) - referenced):
         report.problems.append(f"blob nothing references: {digest}")
     staging = stores.blobs.staging_count()
     if staging:
         report.problems.append(f"{staging} staging objects left by interrupted uploads")
     if given_up:
         report.notes.append(f"{given_up} webhook events were given up after their retries")
-    if repair:
-        _repair(stores, report, orphans, recorded, staging)
     return report
 
 
-def _repair(
-    stores: Stores, report: FsckReport, orphans: list[str], recorded: dict[str, int], staging: int
-) -> None:
+def _repair(stores: Stores) -> list[str]:
+    """Remove what nothing references; referenced rows and bytes are never touched."""
+    done = []
+    finish_interrupted_deletions(stores)
     with stores.meta.write() as tx:
-        marked = tx.mark_unreferenced_blobs(d for d in orphans if d in recorded)
+        recorded = tx.recorded_blobs()
+        referenced = tx.referenced_blobs()
+        # Rows first, through the same locked two-phase path as any deletion.
+        marked = tx.mark_unreferenced_blobs(set(recorded) - referenced)
     finish_deletions(stores, marked)
-    for digest in orphans:
-        if digest not in recorded:
-            # Bytes with no row at all: published by a transaction that then failed.
-            stores.blobs.delete(digest)
-    if orphans:
-        report.repaired.append(f"removed {len(orphans)} unreferenced blobs")
+    # Bytes with no row at all: every upload reserves its row before publishing, so these
+    # were left by a transaction that failed after publishing.
+    unrecorded = [d for d, _ in stores.blobs.digests() if d not in recorded]
+    for digest in unrecorded:
+        stores.blobs.delete(digest)
+    if marked or unrecorded:
+        done.append(f"removed {len(marked) + len(unrecorded)} unreferenced blobs")
+    staging = stores.blobs.staging_count()
     if staging:
         stores.blobs.clear_staging()
-        report.repaired.append(f"removed {staging} staging objects")
-    fixed = {f"blob nothing references: {d}" for d in orphans}
-    fixed |= {p for p in report.problems if "staging objects" in p or "interrupted" in p}
-    report.problems = [p for p in report.problems if p not in fixed]
+        done.append(f"removed {staging} staging objects")
+    return done
 
 
 def _sha256(stores: Stores, digest: str) -> str:
