@@ -1,8 +1,7 @@
-"""Delivery: which version's bytes a URL path names, and where they are."""
+"""Delivery: which version a URL path names, and its thumbnail."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from mediavault.domain.models import FileVersion
@@ -10,16 +9,7 @@ from mediavault.errors import NotFound
 from mediavault.services.stores import Stores
 
 
-@dataclass(frozen=True)
-class Deliverable:
-    item: FileVersion
-
-    @property
-    def digest(self) -> str:
-        return self.item.version.content.digest
-
-
-def resolve(stores: Stores, file_path: str, token: str | None) -> Deliverable:
+def resolve(stores: Stores, file_path: str, token: str | None) -> FileVersion:
     """The current version at its plain path; any version by its `ik-obj-version` token.
 
     A token keeps naming its version after the version becomes current (the bytes are the
@@ -36,12 +26,12 @@ def resolve(stores: Stores, file_path: str, token: str | None) -> Deliverable:
             version = tx.get_version_by_token(file.id, token)
         if version is None or not version.metadata.is_published:
             raise NotFound("The requested file version does not exist.")
-    return Deliverable(FileVersion(file, version))
+    return FileVersion(file, version)
 
 
-def thumbnail(stores: Stores, deliverable: Deliverable) -> tuple[Path, str]:
+def thumbnail(stores: Stores, item: FileVersion) -> tuple[Path, str]:
     """Path and content type of the version's thumbnail (a placeholder for non-images)."""
-    content = deliverable.item.version.content
+    content = item.version.content
     return stores.thumbnails.thumbnail(
         content.digest, lambda: stores.blobs.open(content.digest), content.file_type == "image"
     )

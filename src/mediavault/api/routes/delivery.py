@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
 from anyio import to_thread
@@ -19,6 +18,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from mediavault.api.context import AppContext
 from mediavault.api.errors import error_body
 from mediavault.api.ranges import streamed_blob
+from mediavault.domain.models import FileVersion
 from mediavault.domain.signing import is_valid_signature
 from mediavault.errors import InvalidRequest, MediaVaultError, NotFound
 from mediavault.services import delivery
@@ -61,14 +61,13 @@ async def _respond(ctx: AppContext, scope: Scope) -> Response:
         raise NotFound("The requested API endpoint does not exist.")
     request = _parse(ctx.settings.normalized_delivery_prefix, scope)
     token = request.params.get("ik-obj-version")
-    deliverable = await to_thread.run_sync(delivery.resolve, ctx.stores, request.file_path, token)
-    item = deliverable.item
+    item = await to_thread.run_sync(delivery.resolve, ctx.stores, request.file_path, token)
     if item.version.metadata.is_private_file and not _signature_ok(ctx.private_key, request):
         return JSONResponse(
             error_body("The signature of this private file's URL is missing, invalid or expired."),
             status_code=401,
         )
-    digest = deliverable.digest
+    digest = item.version.content.digest
     etag = f'"{digest}-thumbnail"' if request.thumbnail else f'"{digest}"'
     headers = {"etag": etag, "cache-control": _cache_control(request, item), **SAFETY_HEADERS}
     if not request.thumbnail and item.version.content.mime in DOCUMENT_TYPES:
@@ -77,7 +76,7 @@ async def _respond(ctx: AppContext, scope: Scope) -> Response:
     if _matches(_header(scope, b"if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if request.thumbnail:
-        path, content_type = await to_thread.run_sync(delivery.thumbnail, ctx.stores, deliverable)
+        path, content_type = await to_thread.run_sync(delivery.thumbnail, ctx.stores, item)
     else:
         local = ctx.stores.blobs.local_path(digest)
         if local is None:
@@ -138,7 +137,7 @@ def _signature_ok(private_key: str, request: DeliveryRequest) -> bool:
     )
 
 
-def _cache_control(request: DeliveryRequest, item: Any) -> str:
+def _cache_control(request: DeliveryRequest, item: FileVersion) -> str:
     if item.version.metadata.is_private_file:
         return PRIVATE
     if "ik-obj-version" in request.params:
