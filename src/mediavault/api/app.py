@@ -14,6 +14,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediavault import __version__
+from mediavault.api import openapi
 from mediavault.api.context import AppContext
 from mediavault.api.errors import EXCEPTION_HANDLERS
 from mediavault.api.routes import (
@@ -82,11 +83,18 @@ def create_app(settings: Settings) -> ASGIApp:
             description="ImageKit-compatible media library with file versioning.",
             path="/docs",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=openapi.COMPONENTS,
+            security=openapi.SECURITY,
         ),
         on_startup=[start_webhooks],
         on_shutdown=[stop_webhooks, stores.meta.dispose],
         debug=False,
     )
+    document = app.openapi_schema
+    document.paths = {
+        **(document.paths or {}),
+        f"{settings.normalized_delivery_prefix}/{{filePath}}": openapi.delivery_path_item(),
+    }
     app.state.ctx = ctx
     app.state.private_key = ctx.private_key
     return RequestIdMiddleware(app)

@@ -23,20 +23,21 @@ SORT_KEYS = frozenset(
     }
 )  # fmt: skip
 MAX_LIMIT = 1000
+MAX_SKIP = 2**62
 
 
 def list_query(params: Mapping[str, str]) -> ListQuery:
-    kind = params.get("type") or "file"
+    kind = params.get("type", "file")
     if kind not in _KINDS:
         raise InvalidRequest(
             "Your request contains invalid value for type parameter. "
             "Please provide one of the following: file, file-version, folder, all."
         )
-    sort = params.get("sort") or "ASC_CREATED"
+    sort = params.get("sort", "ASC_CREATED")
     direction, _, key = sort.partition("_")
     if direction not in ("ASC", "DESC") or key not in SORT_KEYS:
         raise InvalidRequest("Your request contains invalid value for sort parameters.")
-    file_type = params.get("fileType") or "all"
+    file_type = params.get("fileType", "all")
     if file_type not in ("all", "image", "non-image"):
         raise InvalidRequest(
             "Your request contains invalid value for fileType parameter. "
@@ -48,6 +49,8 @@ def list_query(params: Mapping[str, str]) -> ListQuery:
             "The value of skip parameter should be greater than or equal to 0. "
             f"Value sent is {params.get('skip')}."
         )
+    # Beyond any possible count the answer is empty anyway; the database's integers are not.
+    skip = min(skip, MAX_SKIP)
     limit = _integer(params.get("limit", str(MAX_LIMIT)))
     if limit is None or limit < 1:
         raise InvalidRequest(

@@ -7,16 +7,25 @@ from typing import Any
 from anyio import to_thread
 from litestar import Request, Router, delete, get, post
 
-from mediavault.api import forms
-from mediavault.api.auth import require_private_key
+from mediavault.api import forms, openapi
 from mediavault.api.context import context_of
+from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.listing_params import list_query
+from mediavault.api.openapi import documented
 from mediavault.domain.models import Folder
 from mediavault.serializers import file_object, folder_object
 from mediavault.services import assets
 
 
-@get("/v1/files", summary="List and search files, file versions and folders", tags=["search"])
+@get(
+    "/v1/files",
+    summary="List and search files, file versions and folders",
+    tags=["search"],
+    operation_class=documented(
+        {200: ("The matching assets.", openapi.ASSET_LIST)}, query=openapi.LIST_ASSETS_QUERY
+    ),
+    opt=openapi.accepts(openapi.LIST_ASSETS_QUERY),
+)
 async def list_assets(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     ctx = context_of(request)
     query = list_query(request.query_params)
@@ -27,7 +36,15 @@ async def list_assets(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     ]
 
 
-@post("/v1/folder", status_code=201, summary="Create a folder", tags=["folders"])
+@post(
+    "/v1/folder",
+    status_code=201,
+    summary="Create a folder",
+    tags=["folders"],
+    operation_class=documented(
+        {201: ("Created, or already there.", openapi.EMPTY)}, body=openapi.FOLDER_CREATE
+    ),
+)
 async def create_folder(request: Request[Any, Any, Any]) -> dict[str, Any]:
     body = forms.json_object(await request.body())
     name = forms.required_string(body, "folderName")
@@ -37,7 +54,11 @@ async def create_folder(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @delete(
-    "/v1/folder", status_code=204, summary="Delete a folder and everything in it", tags=["folders"]
+    "/v1/folder",
+    status_code=204,
+    summary="Delete a folder and everything in it",
+    tags=["folders"],
+    operation_class=documented({204: ("Deleted.", None)}, body=openapi.FOLDER_DELETE),
 )
 async def delete_folder(request: Request[Any, Any, Any]) -> None:
     body = forms.json_object(await request.body())
@@ -47,6 +68,6 @@ async def delete_folder(request: Request[Any, Any, Any]) -> None:
 
 router = Router(
     path="/",
-    guards=[require_private_key],
+    guards=MANAGEMENT_GUARDS,
     route_handlers=[list_assets, create_folder, delete_folder],
 )

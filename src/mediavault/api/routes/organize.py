@@ -6,15 +6,22 @@ from typing import Any
 
 from anyio import to_thread
 from litestar import Request, Response, Router, post, put
+from litestar.openapi.spec import Operation, Schema
 
-from mediavault.api import forms
-from mediavault.api.auth import require_private_key
+from mediavault.api import forms, openapi
 from mediavault.api.context import context_of
+from mediavault.api.guards import MANAGEMENT_GUARDS
+from mediavault.api.openapi import documented
 from mediavault.domain.ids import new_object_id
 from mediavault.services import organize, tags
 
 
-@post("/copy", status_code=204, summary="Copy a file, optionally with all its versions")
+@post(
+    "/copy",
+    status_code=204,
+    summary="Copy a file, optionally with all its versions",
+    operation_class=documented({204: ("Copied.", None)}, body=openapi.COPY),
+)
 async def copy_file(request: Request[Any, Any, Any]) -> None:
     body = forms.json_object(await request.body())
     source = forms.required_string(body, "sourceFilePath")
@@ -24,7 +31,12 @@ async def copy_file(request: Request[Any, Any, Any]) -> None:
     await to_thread.run_sync(organize.copy_file, stores, source, destination, include)
 
 
-@post("/move", status_code=204, summary="Move a file with all its versions")
+@post(
+    "/move",
+    status_code=204,
+    summary="Move a file with all its versions",
+    operation_class=documented({204: ("Moved.", None)}, body=openapi.MOVE),
+)
 async def move_file(request: Request[Any, Any, Any]) -> None:
     body = forms.json_object(await request.body())
     source = forms.required_string(body, "sourceFilePath")
@@ -32,7 +44,12 @@ async def move_file(request: Request[Any, Any, Any]) -> None:
     await to_thread.run_sync(organize.move_file, context_of(request).stores, source, destination)
 
 
-@put("/rename", status_code=200, summary="Rename a file and all its versions")
+@put(
+    "/rename",
+    status_code=200,
+    summary="Rename a file and all its versions",
+    operation_class=documented({200: ("Renamed.", openapi.RENAME_RESULT)}, body=openapi.RENAME),
+)
 async def rename_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
     body = forms.json_object(await request.body())
     file_path = forms.required_string(body, "filePath")
@@ -42,6 +59,17 @@ async def rename_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
     # Nothing is cached by path here (thumbnails are keyed by content), so the purge a CDN
     # would need is complete at once; the id is what ImageKit's clients expect back.
     return {"purgeRequestId": new_object_id()} if purge else {}
+
+
+def _bulk_operation(body: Schema) -> type[Operation]:
+    return documented(
+        {
+            200: ("Every file was updated.", openapi.BULK_TAGS_RESULT),
+            207: ("Some files were updated; `errors` says why the others were not.",
+                  openapi.BULK_TAGS_RESULT),
+        },
+        body=body,
+    )  # fmt: skip
 
 
 async def _bulk(request: Request[Any, Any, Any], edit: Any, tags_field: str) -> Response[Any]:
@@ -55,24 +83,39 @@ async def _bulk(request: Request[Any, Any, Any], edit: Any, tags_field: str) -> 
     return Response(payload, status_code=207 if result.errors else 200)
 
 
-@post("/addTags", summary="Add tags to several files")
+@post(
+    "/addTags",
+    status_code=200,
+    summary="Add tags to several files",
+    operation_class=_bulk_operation(openapi.TAGS),
+)
 async def add_tags(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _bulk(request, tags.add_tags, "tags")
 
 
-@post("/removeTags", summary="Remove tags from several files")
+@post(
+    "/removeTags",
+    status_code=200,
+    summary="Remove tags from several files",
+    operation_class=_bulk_operation(openapi.TAGS),
+)
 async def remove_tags(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _bulk(request, tags.remove_tags, "tags")
 
 
-@post("/removeAITags", summary="Remove AI tags from several files")
+@post(
+    "/removeAITags",
+    status_code=200,
+    summary="Remove AI tags from several files",
+    operation_class=_bulk_operation(openapi.AI_TAGS),
+)
 async def remove_ai_tags(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _bulk(request, tags.remove_ai_tags, "AITags")
 
 
 router = Router(
     path="/v1/files",
-    guards=[require_private_key],
+    guards=MANAGEMENT_GUARDS,
     tags=["organize"],
     route_handlers=[copy_file, move_file, rename_file, add_tags, remove_tags, remove_ai_tags],
 )

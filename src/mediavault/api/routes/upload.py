@@ -9,11 +9,10 @@ from anyio import to_thread
 from litestar import Request, post
 
 from mediavault import serializers
-from mediavault.api import forms
-from mediavault.api.auth import require_private_key
+from mediavault.api import forms, openapi
 from mediavault.api.context import AppContext, context_of
+from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.multipart import FormReader, decode_base64_file
-from mediavault.api.upload_schema import UploadOperation
 from mediavault.errors import InvalidRequest
 from mediavault.media.fetch import fetch_to_staging
 from mediavault.media.probe import probe
@@ -25,11 +24,16 @@ MAX_URL_BYTES = 8192
 
 @post(
     "/api/v1/files/upload",
-    guards=[require_private_key],
+    guards=MANAGEMENT_GUARDS,
     status_code=200,
     # The form reader enforces MEDIAVAULT_MAX_UPLOAD_BYTES itself, with ImageKit's message.
     request_max_body_size=None,
-    operation_class=UploadOperation,
+    operation_class=openapi.documented(
+        {200: ("The stored file or new version.", openapi.UPLOAD_RESULT)},
+        body=openapi.UPLOAD_FORM,
+        media_type="multipart/form-data",
+        errors={408: "The client stopped sending the body."},
+    ),
     summary="Upload a file, or a new version of the file at the same path",
     tags=["upload"],
 )

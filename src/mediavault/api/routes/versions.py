@@ -8,13 +8,19 @@ from anyio import to_thread
 from litestar import Request, Router, delete, get, put
 from litestar.params import FromPath
 
-from mediavault.api.auth import require_private_key
+from mediavault.api import openapi
 from mediavault.api.context import context_of
+from mediavault.api.guards import MANAGEMENT_GUARDS
+from mediavault.api.openapi import documented
 from mediavault.serializers import file_object
 from mediavault.services import versions
 
 
-@get("/{file_id:str}/versions", summary="List all versions of a file, current first")
+@get(
+    "/{file_id:str}/versions",
+    summary="List all versions of a file, current first",
+    operation_class=documented({200: ("Every version.", openapi.FILE_LIST)}),
+)
 async def list_file_versions(
     request: Request[Any, Any, Any], file_id: FromPath[str]
 ) -> list[dict[str, Any]]:
@@ -23,7 +29,11 @@ async def list_file_versions(
     return [file_object(item, ctx.urls) for item in items]
 
 
-@get("/{file_id:str}/versions/{version_id:str}", summary="Get one version of a file")
+@get(
+    "/{file_id:str}/versions/{version_id:str}",
+    summary="Get one version of a file",
+    operation_class=documented({200: ("The version.", openapi.FILE)}),
+)
 async def get_file_version(
     request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
 ) -> dict[str, Any]:
@@ -36,6 +46,7 @@ async def get_file_version(
     "/{file_id:str}/versions/{version_id:str}",
     status_code=204,
     summary="Delete a non-current version",
+    operation_class=documented({204: ("Deleted.", None)}),
 )
 async def delete_file_version(
     request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
@@ -48,6 +59,7 @@ async def delete_file_version(
     "/{file_id:str}/versions/{version_id:str}/restore",
     status_code=200,
     summary="Make an older version the current one",
+    operation_class=documented({200: ("The new current version.", openapi.FILE)}),
 )
 async def restore_file_version(
     request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
@@ -59,7 +71,7 @@ async def restore_file_version(
 
 router = Router(
     path="/v1/files",
-    guards=[require_private_key],
+    guards=MANAGEMENT_GUARDS,
     tags=["versions"],
     route_handlers=[
         list_file_versions,

@@ -1,0 +1,31 @@
+"""Guards every management and upload route runs before its handler reads the body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from mediavault.api.auth import require_private_key
+from mediavault.errors import InvalidRequest
+
+QUERY_OPT = "query"
+
+
+def reject_unknown_query(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A misspelt parameter (`serchQuery`) would otherwise be ignored and list everything."""
+    accepted: frozenset[str] = handler.opt.get(QUERY_OPT, frozenset())
+    unknown = sorted(set(connection.query_params) - accepted)
+    if unknown:
+        allowed = ", ".join(sorted(accepted)) or "none"
+        raise InvalidRequest(
+            f"Your request contains unknown query parameters: {', '.join(unknown)}. "
+            f"This endpoint accepts: {allowed}."
+        )
+
+
+# Authentication first, so that a caller without the key learns nothing about the route.
+MANAGEMENT_GUARDS = [require_private_key, reject_unknown_query]

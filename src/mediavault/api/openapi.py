@@ -1,0 +1,386 @@
+"""What the OpenAPI document says that the handlers' signatures cannot.
+
+Routes read their bodies by hand, so that every rejection carries ImageKit's exact message, and
+return plain dicts built by the one serializer; Litestar can infer neither. The request bodies,
+query parameters and response shapes are described here instead, as ImageKit documents them
+(spec §2, §5, §6), and attached to each route through `documented(...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIFormat,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    PathItem,
+    Reference,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+)
+
+from mediavault.api.guards import QUERY_OPT
+from mediavault.api.listing_params import SORT_KEYS
+from mediavault.domain.custom_metadata import TYPES as FIELD_TYPES
+from mediavault.domain.names import MAX_FILE_NAME_CHARS
+
+_STRING = Schema(type=OpenAPIType.STRING)
+# Required text fields: ImageKit rejects empty or blank values with "invalid ... parameter".
+_TEXT = Schema(type=OpenAPIType.STRING, pattern=r"\S")
+_OBJECT_ID = Schema(type=OpenAPIType.STRING, pattern=r"^[0-9a-fA-F]{24}$")
+_BOOLEAN_TEXT = Schema(type=OpenAPIType.STRING, enum=["true", "false"])
+_BOOLEAN = Schema(type=OpenAPIType.BOOLEAN)
+_INTEGER = Schema(type=OpenAPIType.INTEGER)
+_STRINGS = Schema(type=OpenAPIType.ARRAY, items=_STRING)
+_NULL = Schema(type=OpenAPIType.NULL)
+_OBJECT = Schema(type=OpenAPIType.OBJECT)
+_COORDINATES = Schema(type=OpenAPIType.STRING, pattern=r"^\d+,\d+,\d+,\d+$", description="x,y,w,h")
+
+
+def _nullable(schema: Schema) -> Schema:
+    return Schema(one_of=[schema, _NULL])
+
+
+def _object(required: str, **properties: Schema) -> Schema:
+    """An object schema; `required` names the required properties, separated by spaces."""
+    fields: dict[str, Schema | Reference] = dict(properties)
+    return Schema(type=OpenAPIType.OBJECT, required=required.split(), properties=fields)
+
+
+# --- responses -----------------------------------------------------------------------------
+
+ERROR = _object(
+    "message help",
+    message=_STRING,
+    help=_STRING,
+    reason=_STRING,
+    missingFileIds=_STRINGS,
+)
+ERROR.description = "ImageKit's error shape; some errors add `reason` or `missingFileIds`."
+
+_VERSION_INFO = _object("id name", id=_STRING, name=_STRING)
+_AI_TAG = _object("name", name=_STRING, confidence=Schema(type=OpenAPIType.NUMBER), source=_STRING)
+
+# Always present; height, width, hasAlpha and description only when known.
+_FILE_KEYS = (
+    "type name createdAt updatedAt fileId tags AITags versionInfo isPublished customCoordinates "
+    "customMetadata isPrivateFile url thumbnail fileType filePath size mime"
+)
+FILE = _object(
+    _FILE_KEYS,
+    type=Schema(type=OpenAPIType.STRING, enum=["file", "file-version"]),
+    name=_STRING,
+    createdAt=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+    updatedAt=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+    fileId=_STRING,
+    tags=_nullable(_STRINGS),
+    AITags=_nullable(Schema(type=OpenAPIType.ARRAY, items=_AI_TAG)),
+    versionInfo=_VERSION_INFO,
+    embeddedMetadata=_nullable(_OBJECT),
+    isPublished=_BOOLEAN,
+    customCoordinates=_nullable(_STRING),
+    customMetadata=_OBJECT,
+    isPrivateFile=_BOOLEAN,
+    url=_STRING,
+    thumbnail=_STRING,
+    fileType=Schema(type=OpenAPIType.STRING, enum=["image", "non-image"]),
+    filePath=_STRING,
+    height=_INTEGER,
+    width=_INTEGER,
+    size=_INTEGER,
+    hasAlpha=_BOOLEAN,
+    mime=_STRING,
+    description=_STRING,
+)
+FILE.description = "The File object (spec §2.1): a file's current version, or one of its versions."
+
+FOLDER = _object(
+    "type folderId name folderPath createdAt updatedAt",
+    type=Schema(type=OpenAPIType.STRING, enum=["folder"]),
+    folderId=_STRING,
+    name=_STRING,
+    folderPath=_STRING,
+    customMetadata=_OBJECT,
+    createdAt=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+    updatedAt=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+)
+
+UPLOAD_RESULT = _object(
+    "fileId name size versionInfo filePath url fileType",
+    fileId=_STRING,
+    name=_STRING,
+    size=_INTEGER,
+    versionInfo=_VERSION_INFO,
+    filePath=_STRING,
+    url=_STRING,
+    fileType=Schema(type=OpenAPIType.STRING, enum=["image", "non-image"]),
+    height=_INTEGER,
+    width=_INTEGER,
+    thumbnailUrl=_STRING,
+    AITags=Schema(type=OpenAPIType.ARRAY, items=_AI_TAG),
+    description=_STRING,
+    tags=_nullable(_STRINGS),
+    customCoordinates=_nullable(_STRING),
+    isPrivateFile=_BOOLEAN,
+    isPublished=_BOOLEAN,
+    customMetadata=_OBJECT,
+    embeddedMetadata=_nullable(_OBJECT),
+    metadata=_OBJECT,
+    selectedFieldsSchema=_OBJECT,
+)
+
+CUSTOM_METADATA_FIELD = _object(
+    "id name label schema", id=_STRING, name=_STRING, label=_STRING, schema=_OBJECT
+)
+
+FILE_LIST = Schema(type=OpenAPIType.ARRAY, items=FILE)
+ASSET_LIST = Schema(type=OpenAPIType.ARRAY, items=Schema(one_of=[FILE, FOLDER]))
+FIELD_LIST = Schema(type=OpenAPIType.ARRAY, items=CUSTOM_METADATA_FIELD)
+
+BULK_TAGS_RESULT = _object(
+    "successfullyUpdatedFileIds",
+    successfullyUpdatedFileIds=_STRINGS,
+    errors=Schema(
+        type=OpenAPIType.ARRAY, items=_object("fileId error", fileId=_STRING, error=_STRING)
+    ),
+)
+BULK_DELETE_RESULT = _object("successfullyDeletedFileIds", successfullyDeletedFileIds=_STRINGS)
+RENAME_RESULT = _object("", purgeRequestId=_STRING)
+EMPTY = Schema(type=OpenAPIType.OBJECT, max_properties=0)
+
+# --- request bodies ------------------------------------------------------------------------
+
+UPLOAD_FORM = _object(
+    "file fileName",
+    file=Schema(
+        description="The bytes (a file part), or text: base64, a data URI, or an http(s) URL.",
+        one_of=[Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY), _STRING],
+    ),
+    fileName=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_FILE_NAME_CHARS),
+    folder=_STRING,
+    useUniqueFileName=_BOOLEAN_TEXT,
+    tags=Schema(type=OpenAPIType.STRING, description="Comma-separated, 500 characters"),
+    isPrivateFile=_BOOLEAN_TEXT,
+    isPublished=_BOOLEAN_TEXT,
+    customCoordinates=_COORDINATES,
+    customMetadata=Schema(type=OpenAPIType.STRING, description="A JSON object"),
+    description=Schema(type=OpenAPIType.STRING, max_length=1024),
+    overwriteFile=_BOOLEAN_TEXT,
+    overwriteTags=_BOOLEAN_TEXT,
+    overwriteCustomMetadata=_BOOLEAN_TEXT,
+    overwriteAITags=_BOOLEAN_TEXT,
+    responseFields=Schema(type=OpenAPIType.STRING, description="Comma-separated"),
+)
+
+_DETAILS = _object(
+    "",
+    tags=_nullable(_STRINGS),
+    removeAITags=Schema(one_of=[_STRINGS, Schema(type=OpenAPIType.STRING, const="all")]),
+    customCoordinates=_nullable(_COORDINATES),
+    customMetadata=_OBJECT,
+    description=_STRING,
+)
+_DETAILS.schema_not = _object("publish")  # publication is changed on its own, never with details
+_PUBLISH = _object(
+    "publish",
+    publish=_object("isPublished", isPublished=_BOOLEAN, includeFileVersions=_BOOLEAN),
+)
+_PUBLISH.additional_properties = False
+DETAILS_UPDATE = Schema(one_of=[_DETAILS, _PUBLISH])
+COPY = _object(
+    "sourceFilePath destinationPath",
+    sourceFilePath=_TEXT,
+    destinationPath=_TEXT,
+    includeFileVersions=_BOOLEAN,
+)
+MOVE = _object("sourceFilePath destinationPath", sourceFilePath=_TEXT, destinationPath=_TEXT)
+RENAME = _object("filePath newFileName", filePath=_TEXT, newFileName=_TEXT, purgeCache=_BOOLEAN)
+_SOME_IDS = Schema(type=OpenAPIType.ARRAY, items=_STRING, min_items=1)
+_SOME_TAGS = Schema(type=OpenAPIType.ARRAY, items=_TEXT, min_items=1)
+FILE_IDS = _object("fileIds", fileIds=_SOME_IDS)
+TAGS = _object("fileIds tags", fileIds=_SOME_IDS, tags=_SOME_TAGS)
+AI_TAGS = _object("fileIds AITags", fileIds=_SOME_IDS, AITags=_SOME_TAGS)
+FOLDER_CREATE = _object("folderName parentFolderPath", folderName=_TEXT, parentFolderPath=_TEXT)
+FOLDER_DELETE = _object("folderPath", folderPath=_TEXT)
+# The rules between a field's type and its other keys (spec §7) are checked by the server.
+_FIELD_SCHEMA = _object(
+    "type",
+    type=Schema(type=OpenAPIType.STRING, enum=list(FIELD_TYPES)),
+    selectOptions=Schema(type=OpenAPIType.ARRAY, min_items=1),
+    defaultValue=Schema(),
+    isValueRequired=_BOOLEAN,
+    minValue=Schema(one_of=[Schema(type=OpenAPIType.NUMBER), _STRING]),
+    maxValue=Schema(one_of=[Schema(type=OpenAPIType.NUMBER), _STRING]),
+    minLength=Schema(type=OpenAPIType.INTEGER, minimum=0),
+    maxLength=Schema(type=OpenAPIType.INTEGER, minimum=0),
+)
+_FIELD_SCHEMA.additional_properties = False
+_FIELD_SCHEMA_CHANGES = replace(_FIELD_SCHEMA, required=None)
+FIELD_CREATE = _object("name label schema", name=_TEXT, label=_TEXT, schema=_FIELD_SCHEMA)
+FIELD_UPDATE = _object("", label=_TEXT, schema=_FIELD_SCHEMA_CHANGES)
+FIELD_UPDATE.any_of = [_object("label"), _object("schema")]
+
+# --- query parameters ----------------------------------------------------------------------
+
+
+def _query(name: str, schema: Schema, description: str) -> Parameter:
+    return Parameter(
+        name=name, param_in="query", required=False, schema=schema, description=description
+    )
+
+
+_SORTS = [f"{d}_{key}" for d in ("ASC", "DESC") for key in sorted(SORT_KEYS)]
+LIST_ASSETS_QUERY = [
+    _query("type", Schema(type=OpenAPIType.STRING, enum=["file", "file-version", "folder", "all"]),
+           "What to list; `all` is files and folders."),
+    _query("sort", Schema(type=OpenAPIType.STRING, enum=_SORTS), "Order of the results."),
+    _query("path", _STRING, "Only assets directly in this folder."),
+    _query("searchQuery", _STRING, "The search language of spec §6.5, e.g. `size > 1mb`."),
+    _query("fileType", Schema(type=OpenAPIType.STRING, enum=["all", "image", "non-image"]), ""),
+    _query("tags", _STRING, "Comma-separated; ignored with searchQuery."),
+    _query("name", _STRING, "Exact file name; ignored with searchQuery."),
+    _query("limit", Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=1000), ""),
+    _query("skip", Schema(type=OpenAPIType.INTEGER, minimum=0), ""),
+]  # fmt: skip
+LIST_FIELDS_QUERY = [
+    _query("includeDeleted", _BOOLEAN, "Also list deleted fields."),
+]
+
+
+def accepts(query: Sequence[Parameter]) -> dict[str, frozenset[str]]:
+    """The route option that tells `reject_unknown_query` which parameters a route takes."""
+    return {QUERY_OPT: frozenset(p.name for p in query)}
+
+
+# --- operations ----------------------------------------------------------------------------
+
+# What any management route may answer besides success: bad input, no or wrong key, a missing
+# asset (also unknown routes), a write that lost a race, and storage that is down.
+_ERRORS = {
+    400: "The request is invalid.",
+    401: "No API key, or not a key this server knows.",
+    403: "The key is not allowed to do this.",
+    404: "The file, version, folder or route does not exist.",
+    409: "A concurrent write won; the request may be retried.",
+    503: "Storage is unavailable; retry later.",
+}
+
+
+def _json(schema: Schema) -> dict[str, OpenAPIMediaType]:
+    return {"application/json": OpenAPIMediaType(schema=schema)}
+
+
+def _error_response(description: str) -> OpenAPIResponse:
+    return OpenAPIResponse(description=description, content=_json(ERROR))
+
+
+def documented(
+    responses: Mapping[int, tuple[str, Schema | None]],
+    body: Schema | None = None,
+    media_type: str = "application/json",
+    query: Sequence[Parameter] = (),
+    errors: Mapping[int, str] | None = None,
+) -> type[Operation]:
+    """An Operation class for a route: its success responses, body, query and errors."""
+    all_errors = {**_ERRORS, **(errors or {})}
+
+    @dataclass
+    class DocumentedOperation(Operation):
+        def __post_init__(self) -> None:
+            described: dict[str, OpenAPIResponse | Any] = {}
+            for status, (description, schema) in responses.items():
+                described[str(status)] = OpenAPIResponse(
+                    description=description, content=_json(schema) if schema else None
+                )
+            for status, description in all_errors.items():
+                described[str(status)] = _error_response(description)
+            self.responses = described
+            if body is not None:
+                self.request_body = RequestBody(
+                    content={media_type: OpenAPIMediaType(schema=body)}, required=True
+                )
+            # Ids are ObjectIds; anything else is a 400 before any lookup.
+            params = [
+                replace(p, schema=_OBJECT_ID) if isinstance(p, Parameter) and p.param_in == "path"
+                else p
+                for p in self.parameters or []
+            ]  # fmt: skip
+            self.parameters = [*params, *query] or None
+
+    return DocumentedOperation
+
+
+SECURITY: list[dict[str, list[str]]] = [{"basicAuth": []}]
+COMPONENTS = Components(
+    security_schemes={
+        "basicAuth": SecurityScheme(
+            type="http",
+            scheme="basic",
+            description="The private key as the user name, with an empty password.",
+        )
+    }
+)
+
+
+def delivery_path_item() -> PathItem:
+    """Delivery is a raw ASGI mount, invisible to Litestar's generator: described here."""
+    path = Parameter(
+        name="filePath",
+        param_in="path",
+        required=True,
+        # Control characters are never part of a stored name.
+        schema=Schema(type=OpenAPIType.STRING, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
+        description="The file's path; `/v/{versionId}/...` or `?ik-obj-version=` for a version.",
+    )
+    query = [
+        _query("ik-obj-version", _STRING, "Deliver this version instead of the current one."),
+        _query("ik-s", _STRING, "Signature of a private file's URL."),
+        _query("ik-t", _STRING, "Expiry (Unix seconds) of a signed URL."),
+        _query(
+            "tr",
+            Schema(type=OpenAPIType.STRING, enum=["n-ik_ml_thumbnail"]),
+            "The thumbnail; other transformations are refused.",
+        ),
+    ]
+    ok = OpenAPIResponse(
+        description="The bytes; honours Range, If-None-Match and If-Modified-Since.",
+        content={
+            "*/*": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+            )
+        },
+        headers={"ETag": OpenAPIHeader(schema=_STRING)},
+    )
+    responses: dict[str, OpenAPIResponse | Any] = {
+        "200": ok,
+        "206": OpenAPIResponse(description="The requested range."),
+        "304": OpenAPIResponse(description="Not modified."),
+        "400": _error_response("A transformation this server does not apply."),
+        "401": _error_response("A private file without a valid signature."),
+        "404": _error_response("No such file or version, or it is unpublished."),
+        "416": OpenAPIResponse(description="The range is outside the file."),
+    }
+
+    def operation(operation_id: str, summary: str) -> Operation:
+        return Operation(
+            operation_id=operation_id,
+            tags=["delivery"],
+            summary=summary,
+            parameters=[path, *query],
+            responses=responses,
+            security=[],
+        )
+
+    return PathItem(
+        get=operation("DeliverFile", "Deliver a file's or a version's bytes"),
+        head=operation("DeliverFileHead", "A file's headers, without the bytes"),
+    )

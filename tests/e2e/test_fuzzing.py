@@ -1,0 +1,207 @@
+"""schemathesis against a real server: no 5xx, and every response as the OpenAPI documents say.
+
+Two runs. The first fuzzes every route against the app's own OpenAPI document, with real file,
+version and field ids mixed into the generated ones so that the success paths are reached too.
+The second checks the version endpoints' responses against ImageKit's own OpenAPI document.
+Afterwards `mediavault fsck` must find the library consistent: hostile input changed nothing it
+should not have.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from imagekitio import ImageKit
+
+from tests.support import TEST_KEY, ServerProcess, check_invariants, free_port
+
+SHARED_SPEC = Path(__file__).parents[3] / "shared" / "spec" / "imagekit-openapi-v1.0.0.yaml"
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+
+# Every check, but two generic REST conventions ImageKit does not follow: unknown routes and wrong
+# methods are 404 (spec §10 q26), so there is no 405 and no Allow header.
+_CHECKS = """
+[checks]
+enabled = true
+unsupported_method.enabled = false
+allow_header_conformance.enabled = false
+"""
+
+# Where validity cannot be written as a JSON schema, generated "valid" input is often refused by
+# design: the searchQuery language, the cross-field rules of custom metadata field schemas,
+# customMetadata keys (only declared fields), and the upload form's JSON-in-text fields. Only the
+# positive-acceptance check is off for them.
+_SEMANTIC_RULES = """
+[[operations]]
+include-path = "/v1/files/{file_id}/details"
+include-method = "PATCH"
+checks.positive_data_acceptance.enabled = false
+[[operations]]
+include-path = "/v1/files"
+include-method = "GET"
+checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-path-regex = "^/v1/customMetadataFields"
+checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-path = "/v1/files/rename"
+checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-path = "/api/v1/files/upload"
+checks.positive_data_acceptance.enabled = false
+# A multipart form carries only text and bytes: a "null" or "42" the generator means as a
+# wrongly typed value arrives as the text "null", which is a valid value of a text field.
+checks.negative_data_rejection.enabled = false
+"""
+
+
+def _seed(server: ServerProcess) -> dict[str, list[str]]:
+    """A few files with history and a metadata field, whose ids the fuzzer may pick."""
+    client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+    file_ids, version_ids = [], []
+    for name in ("a.txt", "b.txt", "c.txt"):
+        for n in range(3):
+            uploaded = client.files.upload(
+                file=f"{name} {n}".encode(),
+                file_name=name,
+                folder="/fuzz",
+                use_unique_file_name=False,
+            )
+        assert uploaded.file_id and uploaded.version_info and uploaded.version_info.id
+        file_ids.append(uploaded.file_id)
+        version_ids += [v.version_info.id for v in client.files.versions.list(uploaded.file_id)]  # type: ignore[union-attr]
+    field = client.custom_metadata_fields.create(
+        name="fuzzed", label="Fuzzed", schema={"type": "Text"}
+    )
+    return {"file_ids": file_ids, "version_ids": version_ids, "field_ids": [field.id]}
+
+
+def _config(ids: dict[str, list[str]]) -> str:
+    dictionaries = "\n".join(
+        f"[dictionaries.{name}]\nvalues = {json.dumps(values)}\n" for name, values in ids.items()
+    )
+    bindings = """
+[parameters]
+"path.file_id" = { dictionary = "file_ids", probability = 0.5 }
+"path.version_id" = { dictionary = "version_ids", probability = 0.5 }
+"path.field_id" = { dictionary = "field_ids", probability = 0.5 }
+"""
+    # The upload form's text fields have patterns that multipart generation often misses.
+    top_level = 'suppress-health-check = ["filter_too_much"]\n'
+    return top_level + dictionaries + bindings + _CHECKS + _SEMANTIC_RULES
+
+
+def _schemathesis(config: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"}
+    return subprocess.run(
+        [str(SCHEMATHESIS), "--config-file", str(config), "--no-color", "run", *args,
+         "--seed", "20261123", "--workers", "1", "--request-timeout", "30"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_fuzzing_the_app_against_its_own_openapi_finds_no_failure(tmp_path: Path) -> None:
+    server = ServerProcess(data=tmp_path / "data", port=free_port()).start()
+    try:
+        ids = _seed(server)
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(_config(ids))
+        run = _schemathesis(
+            config,
+            f"{server.base_url}/docs/openapi.json",
+            "--auth", f"{TEST_KEY}:",
+            "--max-examples", "40",
+            cwd=tmp_path,
+        )  # fmt: skip
+        (tmp_path / "schemathesis.out").write_text(run.stdout)
+        assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+        assert "No issues found" in run.stdout or " passed" in run.stdout, run.stdout[-2000:]
+        assert "unhandled error" not in server.log()
+    finally:
+        server.stop()
+    check_invariants(server)
+
+
+@pytest.mark.slow
+def test_version_endpoints_answer_as_imagekits_openapi_says(tmp_path: Path) -> None:
+    if not SHARED_SPEC.exists():
+        pytest.fail(f"ImageKit's OpenAPI document is missing: {SHARED_SPEC}")
+    server = ServerProcess(data=tmp_path / "data", port=free_port()).start()
+    try:
+        ids = _seed(server)
+        document = _imagekit_document(tmp_path)
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(
+            "\n".join(
+                f"[dictionaries.{name}]\nvalues = {json.dumps(values)}\n"
+                for name, values in ids.items()
+            )
+            + '\n[parameters]\n"path.fileId" = { dictionary = "file_ids", probability = 0.8 }\n'
+            '"path.versionId" = { dictionary = "version_ids", probability = 0.8 }\n'
+        )
+        run = _schemathesis(
+            config,
+            str(document),
+            "--url", server.base_url,
+            "--auth", f"{TEST_KEY}:",
+            "--include-path-regex", "^/v1/files/\\{fileId\\}/versions",
+            "--checks", "not_a_server_error,status_code_conformance,"
+            "content_type_conformance,response_schema_conformance",
+            "--mode", "positive",
+            "--phases", "examples,coverage,fuzzing",
+            "--max-examples", "30",
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+        assert "Tested: 4" in run.stdout, run.stdout[-3000:]
+    finally:
+        server.stop()
+    check_invariants(server)
+
+
+def _imagekit_document(tmp_path: Path) -> Path:
+    """ImageKit's document, with two defects fixed that would fail any correct server.
+
+    1. It writes nullable fields as `oneOf: [<type>, {nullable: true}]`; the second branch has
+       no type, so it matches every value and `oneOf` (exactly one match) rejects even a correct
+       `tags: ["a"]`. `anyOf` says what the document means.
+    2. It gives its 204 responses a JSON body, which HTTP forbids; ImageKit itself answers 204
+       with an empty body (spec §1.5), and so does mediavault. The body is dropped.
+    Nothing else is changed.
+    """
+    document = yaml.safe_load(SHARED_SPEC.read_text())
+    _one_of_nullable_to_any_of(document)
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            no_content = (
+                (operation.get("responses") or {}).get("204")
+                if isinstance(operation, dict)
+                else None
+            )
+            if isinstance(no_content, dict):
+                no_content.pop("content", None)
+    path = tmp_path / "imagekit-openapi.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _one_of_nullable_to_any_of(node: object) -> None:
+    if isinstance(node, dict):
+        branches = node.get("oneOf")
+        if isinstance(branches, list) and {"nullable": True} in branches:
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _one_of_nullable_to_any_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            _one_of_nullable_to_any_of(value)
