@@ -130,12 +130,28 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = decode_json(body)
+    except ValueError:
         raise InvalidRequest("Your request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidRequest("Your request body must be a JSON object.")
     return data
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Strict JSON: ValueError for anything else, hostile nesting and NaN/Infinity included.
+
+    Python's parser accepts NaN, which would later be written back out as invalid JSON, and
+    overflows its stack on `[[[[...`; both are bad input, not server errors.
+    """
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (RecursionError, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def required_string(body: dict[str, Any], name: str) -> str:
@@ -192,7 +208,7 @@ def _checked_tags(tags: list[str]) -> list[str]:
 
 def _custom_metadata(raw: str) -> JsonObject:
     try:
-        value = json.loads(raw) if raw.strip() else {}
+        value = decode_json(raw) if raw.strip() else {}
     except ValueError:
         raise invalid("customMetadata", "It must be a JSON object.") from None
     if not isinstance(value, dict):
