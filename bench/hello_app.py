@@ -1,0 +1,48 @@
+"""The ASGI ceiling: a bare Starlette hello-world JSON app, served as mediavault is served.
+
+    .venv/bin/python bench/hello_app.py --port 8000 --workers 2
+
+Same ASGI server (granian), interface, worker count and start method as `mediavault serve`, so
+that the ratio of the two measures what mediavault adds per request, not the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def hello(_: Request) -> JSONResponse:
+    return JSONResponse({"hello": "world"})
+
+
+app = Starlette(routes=[Route("/{path:path}", hello)])
+
+
+def main() -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    multiprocessing.set_start_method("spawn", force=True)
+    Server(
+        "hello_app:app",
+        address="127.0.0.1",
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        log_access=False,
+        log_level="warning",  # type: ignore[arg-type]
+    ).serve()
+
+
+if __name__ == "__main__":
+    main()

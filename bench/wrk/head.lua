@@ -1,0 +1,2 @@
+-- HEAD instead of GET: SeaweedFS's HeadObject with a versionId.
+wrk.method = "HEAD"
