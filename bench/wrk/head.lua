@@ -1,2 +1,0 @@
--- HEAD instead of GET: SeaweedFS's HeadObject with a versionId.
-wrk.method = "HEAD"
