@@ -507,8 +507,8 @@ def main() -> int:
         ratio=float("nan"),
     )
     notes.append(
-        f"ASGI hello-world: {ceiling.rps:.0f} req/s; SeaweedFS GET ?versionId {s3_head.rps:.0f} req/s, "
-        f"ListObjectVersions {s3_list.rps:.0f} req/s"
+        f"ASGI hello-world: {ceiling.rps:.0f} req/s; SeaweedFS GET ?versionId "
+        f"{s3_head.rps:.0f} req/s, ListObjectVersions {s3_list.rps:.0f} req/s"
     )
 
     report = render(figures, cores, args, notes)

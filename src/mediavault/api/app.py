@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 from typing import Any
@@ -115,12 +116,15 @@ class RequestIdMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Unique without a system call per request: a random per-process prefix and a counter.
+        self._prefix = secrets.token_hex(4)
+        self._counter = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]  # ScopeType is a str enum
             await self.app(scope, receive, send)
             return
-        request_id = secrets.token_hex(12).encode()
+        request_id = f"{self._prefix}{next(self._counter):016x}".encode()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from anyio import to_thread
 from litestar import Request
 
 from mediavault.config import Settings
 from mediavault.services.stores import Stores
 from mediavault.urls import UrlBuilder
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,10 @@ class AppContext:
 def context_of(request: Request[Any, Any, Any]) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+async def run_lookup(ctx: AppContext, lookup: Callable[..., T], *args: Any) -> T:
+    """Run a single-statement read inline where that is cheaper than a thread (SQLite)."""
+    if ctx.stores.meta.lookups_inline:
+        return lookup(*args)
+    return await to_thread.run_sync(lookup, *args)

@@ -13,7 +13,7 @@ from mediavault.errors import InvalidRequest
 QUERY_OPT = "query"
 
 
-def reject_unknown_query(
+async def reject_unknown_query(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """A misspelt parameter (`serchQuery`) would otherwise be ignored and list everything."""

@@ -18,8 +18,11 @@ MAX_BULK_DELETE = 100
 
 def get_details(stores: Stores, file_id: str) -> FileVersion:
     file_id = checked_file_id(file_id)
-    with stores.meta.read() as tx:
-        return current(tx, file_id)
+    with stores.meta.lookups() as lookups:
+        found = lookups.current(file_id)
+    if found is None:
+        raise FileNotFound()
+    return found
 
 
 @retry_on_conflict

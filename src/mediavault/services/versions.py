@@ -16,21 +16,20 @@ from mediavault.services.stores import Stores
 def list_versions(stores: Stores, file_id: str) -> list[FileVersion]:
     """Current version first, then the others by version number, newest first."""
     file_id = checked_file_id(file_id)
-    with stores.meta.read() as tx:
-        file = tx.get_file(file_id)
-        if file is None:
-            raise AssetNotFound()
-        return [FileVersion(file, v) for v in tx.list_versions(file_id)]
+    with stores.meta.lookups() as lookups:
+        found = lookups.versions(file_id)
+    if not found:
+        raise AssetNotFound()
+    return found
 
 
 def get_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
     file_id, version_id = checked_file_id(file_id), _checked_version_id(version_id)
-    with stores.meta.read() as tx:
-        file = tx.get_file(file_id)
-        version = tx.get_version(file_id, version_id) if file else None
-        if file is None or version is None:
-            raise AssetNotFound()
-        return FileVersion(file, version)
+    with stores.meta.lookups() as lookups:
+        found = lookups.version(file_id, version_id)
+    if found is None:
+        raise AssetNotFound()
+    return found
 
 
 @retry_on_conflict

@@ -34,7 +34,9 @@ def create_engine(url: str) -> sa.Engine:
 
 def create_sqlite_engine(path: Path) -> sa.Engine:
     path.parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=32, pool_timeout=60)
+    # As many connections as anyio runs threads (40): a connection beyond the pool's size would
+    # be closed when returned and opened again for the next request, schema parse included.
+    engine = sa.create_engine(f"sqlite:///{path}", pool_size=40, max_overflow=0, pool_timeout=60)
 
     @sa.event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -55,7 +57,8 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
         # Writers take the lock up front: a deferred transaction that upgrades to a writer gets
         # SQLITE_BUSY at once, without waiting for busy_timeout.
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -63,6 +66,14 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
 def reader(engine: sa.Engine) -> sa.Engine:
     """The same pool, for read-only work: on SQLite it does not take the write lock."""
     return engine.execution_options(sqlite_begin="DEFERRED")
+
+
+def single_statement_reader(engine: sa.Engine) -> sa.Engine:
+    """The same pool, for reads of one statement each: no BEGIN, no COMMIT."""
+    if engine.dialect.name == "sqlite":
+        # sqlite3 runs a statement outside BEGIN in autocommit, with a snapshot of its own.
+        return engine.execution_options(sqlite_begin=None)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def migrate(engine: sa.Engine) -> None:

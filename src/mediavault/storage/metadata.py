@@ -16,12 +16,13 @@ import sqlalchemy as sa
 
 from mediavault.domain.models import File, Version, VersionMetadata
 from mediavault.errors import WriteConflict
-from mediavault.storage.database import reader
+from mediavault.storage.database import reader, single_statement_reader
 from mediavault.storage.dialects import insert_ignoring_duplicates
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
 from mediavault.storage.listing import ListingQueries
+from mediavault.storage.lookups import Lookups
 from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.rows import file_from, version_from
 from mediavault.storage.tables import blobs, files, version_tags, versions
@@ -33,6 +34,10 @@ class MetadataStore:
         self.engine = engine
         self._writer = engine
         self._reader = reader(engine)
+        self._single_statements = single_statement_reader(engine)
+        # A SQLite lookup is a few dozen microseconds of local file reads: less than handing
+        # it to a thread and back. PostgreSQL lookups wait on the network, so they do not.
+        self.lookups_inline = engine.dialect.name == "sqlite"
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
@@ -48,6 +53,12 @@ class MetadataStore:
     def read(self) -> Iterator[Transaction]:
         with self._reader.begin() as connection:
             yield Transaction(connection)
+
+    @contextmanager
+    def lookups(self) -> Iterator[Lookups]:
+        """Single-statement reads, without a transaction around them."""
+        with self._single_statements.connect() as connection:
+            yield Lookups(connection)
 
     def dispose(self) -> None:
         self._writer.dispose()

@@ -8,14 +8,15 @@ from typing import Any
 from mediavault.domain.models import ContentInfo, File, Version, VersionMetadata
 
 
-def file_from(row: Mapping[Any, Any]) -> File:
+def file_from(row: Mapping[Any, Any], prefix: str = "") -> File:
+    """`prefix`: where a join labelled the file's columns, e.g. `file_id` for `id`."""
     return File(
-        id=row["id"],
-        name=row["name"],
-        folder_path=row["folder_path"],
-        last_version_number=row["last_version_number"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        id=row[f"{prefix}id"],
+        name=row[f"{prefix}name"],
+        folder_path=row[f"{prefix}folder_path"],
+        last_version_number=row[f"{prefix}last_version_number"],
+        created_at=row[f"{prefix}created_at"],
+        updated_at=row[f"{prefix}updated_at"],
     )
 
 

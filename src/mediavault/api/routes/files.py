@@ -9,7 +9,7 @@ from litestar import Request, Router, delete, get, patch, post
 from litestar.params import FromPath
 
 from mediavault.api import forms, openapi
-from mediavault.api.context import context_of
+from mediavault.api.context import context_of, run_lookup
 from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.openapi import documented
 from mediavault.serializers import file_object
@@ -25,7 +25,7 @@ async def get_file_details(
     request: Request[Any, Any, Any], file_id: FromPath[str]
 ) -> dict[str, Any]:
     ctx = context_of(request)
-    item = await to_thread.run_sync(files.get_details, ctx.stores, file_id)
+    item = await run_lookup(ctx, files.get_details, ctx.stores, file_id)
     return file_object(item, ctx.urls)
 
 

@@ -9,7 +9,7 @@ from litestar import Request, Router, delete, get, put
 from litestar.params import FromPath
 
 from mediavault.api import openapi
-from mediavault.api.context import context_of
+from mediavault.api.context import context_of, run_lookup
 from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.openapi import documented
 from mediavault.serializers import file_object
@@ -25,7 +25,7 @@ async def list_file_versions(
     request: Request[Any, Any, Any], file_id: FromPath[str]
 ) -> list[dict[str, Any]]:
     ctx = context_of(request)
-    items = await to_thread.run_sync(versions.list_versions, ctx.stores, file_id)
+    items = await run_lookup(ctx, versions.list_versions, ctx.stores, file_id)
     return [file_object(item, ctx.urls) for item in items]
 
 
@@ -38,7 +38,7 @@ async def get_file_version(
     request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
 ) -> dict[str, Any]:
     ctx = context_of(request)
-    item = await to_thread.run_sync(versions.get_version, ctx.stores, file_id, version_id)
+    item = await run_lookup(ctx, versions.get_version, ctx.stores, file_id, version_id)
     return file_object(item, ctx.urls)
 
 
