@@ -128,9 +128,11 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers: Any = list(message.get("headers", []))
-                headers.append((b"x-ik-requestid", request_id))
-                message["headers"] = headers
+                headers: Any = message.get("headers", ())
+                if isinstance(headers, list):
+                    headers.append((b"x-ik-requestid", request_id))
+                else:
+                    message["headers"] = [*headers, (b"x-ik-requestid", request_id)]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

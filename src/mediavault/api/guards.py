@@ -27,5 +27,15 @@ async def reject_unknown_query(
         )
 
 
-# Authentication first, so that a caller without the key learns nothing about the route.
-MANAGEMENT_GUARDS = [require_private_key, reject_unknown_query]
+async def management_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Both checks in one guard: Litestar copies the route handler for every guard it runs.
+
+    Authentication first, so that a caller without the key learns nothing about the route.
+    """
+    await require_private_key(connection, handler)
+    await reject_unknown_query(connection, handler)
+
+
+MANAGEMENT_GUARDS = [management_guard]

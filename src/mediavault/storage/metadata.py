@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
 from mediavault.storage.listing import ListingQueries
-from mediavault.storage.lookups import Lookups
+from mediavault.storage.lookups import Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.rows import file_from, version_from
 from mediavault.storage.tables import blobs, files, version_tags, versions
@@ -35,9 +36,14 @@ class MetadataStore:
         self._writer = engine
         self._reader = reader(engine)
         self._single_statements = single_statement_reader(engine)
+        self._sqlite_lookups = (
+            SqliteLookups(Path(engine.url.database or ""), engine.dialect)
+            if engine.dialect.name == "sqlite"
+            else None
+        )
         # A SQLite lookup is a few dozen microseconds of local file reads: less than handing
         # it to a thread and back. PostgreSQL lookups wait on the network, so they do not.
-        self.lookups_inline = engine.dialect.name == "sqlite"
+        self.lookups_inline = self._sqlite_lookups is not None
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
@@ -57,8 +63,11 @@ class MetadataStore:
     @contextmanager
     def lookups(self) -> Iterator[Lookups]:
         """Single-statement reads, without a transaction around them."""
+        if self._sqlite_lookups is not None:
+            yield Lookups(self._sqlite_lookups.runner())
+            return
         with self._single_statements.connect() as connection:
-            yield Lookups(connection)
+            yield Lookups(through_connection(connection))
 
     def dispose(self) -> None:
         self._writer.dispose()
