@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 from mediavault.domain.models import FileVersion
@@ -9,6 +10,12 @@ from mediavault.domain.models import FileVersion
 THUMBNAIL_TRANSFORMATION = "n-ik_ml_thumbnail"
 # The characters RFC 3986 allows unencoded in a path; the SDKs encode with the same set.
 PATH_SAFE_CHARS = "/:@!$&'()*+,;=-._~"
+
+
+@lru_cache(maxsize=65536)
+def quoted_path(file_path: str) -> str:
+    """A list of versions quotes the same path for every one of them, twice."""
+    return quote(file_path, safe=PATH_SAFE_CHARS)
 
 
 class UrlBuilder:
@@ -25,11 +32,10 @@ class UrlBuilder:
         return self._base(item)
 
     def path_thumbnail(self, item: FileVersion) -> str:
-        path = quote(item.file.file_path, safe=PATH_SAFE_CHARS)
-        return f"{self.endpoint}/tr:{THUMBNAIL_TRANSFORMATION}{path}"
+        return f"{self.endpoint}/tr:{THUMBNAIL_TRANSFORMATION}{quoted_path(item.file.file_path)}"
 
     def _base(self, item: FileVersion) -> str:
-        return self.endpoint + quote(item.file.file_path, safe=PATH_SAFE_CHARS)
+        return self.endpoint + quoted_path(item.file.file_path)
 
     @staticmethod
     def _query(item: FileVersion) -> str:

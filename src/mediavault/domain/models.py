@@ -8,7 +8,7 @@ from typing import Any
 JsonObject = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class File:
     """An asset at one path. Its versions hold the content; the file holds identity and path."""
 
@@ -24,7 +24,7 @@ class File:
         return self.folder_path + self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContentInfo:
     """What was learned from the stored bytes themselves, never from the client."""
 
@@ -37,7 +37,7 @@ class ContentInfo:
     has_alpha: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VersionMetadata:
     """The user-editable part of a version's snapshot."""
 
@@ -50,7 +50,7 @@ class VersionMetadata:
     is_published: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Version:
     id: str
     file_id: str
@@ -67,7 +67,7 @@ class Version:
         return f"Version {self.number}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileVersion:
     """A version seen through its file: what the File object of the API describes."""
 
@@ -84,7 +84,7 @@ class FileVersion:
         return self.file.updated_at if self.version.is_current else self.version.updated_at
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Folder:
     id: str
     folder_path: str  # "/a/b/"
@@ -97,7 +97,7 @@ class Folder:
         return self.folder_path[: len(self.folder_path) - len(self.name) - 1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustomMetadataField:
     id: str
     name: str
