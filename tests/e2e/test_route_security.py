@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import httpx
+from litestar import Litestar
 
 from mediavault.api.app import create_app
 from mediavault.config import Settings
@@ -18,7 +19,9 @@ SAMPLE_ID = "0123456789abcdef01234567"
 
 
 def management_routes(tmp_path: Path) -> list[tuple[str, str]]:
-    app = create_app(Settings.from_env({}, data=tmp_path, private_key=TEST_KEY)).app  # type: ignore[attr-defined]
+    app = create_app(Settings.from_env({}, data=tmp_path, private_key=TEST_KEY))
+    while not isinstance(app, Litestar):  # unwrap the ASGI middlewares around it
+        app = app.app  # type: ignore[attr-defined]
     routes = []
     for route in app.routes:
         if PUBLIC.match(route.path):

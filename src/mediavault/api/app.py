@@ -18,6 +18,7 @@ from mediavault import __version__
 from mediavault.api import openapi
 from mediavault.api.context import AppContext
 from mediavault.api.errors import EXCEPTION_HANDLERS
+from mediavault.api.fast_reads import FastReads
 from mediavault.api.routes import (
     assets,
     custom_metadata,
@@ -98,7 +99,7 @@ def create_app(settings: Settings) -> ASGIApp:
     }
     app.state.ctx = ctx
     app.state.private_key = ctx.private_key
-    return RequestIdMiddleware(app)
+    return RequestIdMiddleware(FastReads(app, ctx))
 
 
 def _configure_logging(level: str) -> None:
