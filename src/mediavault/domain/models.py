@@ -1,15 +1,20 @@
-"""The records of the media library: a file and its versions, each version a full snapshot."""
+"""The records of the media library: a file and its versions, each version a full snapshot.
+
+Frozen msgspec Structs rather than dataclasses: a list of 100 versions builds 400 of them per
+request, and a Struct is built in C (profiled: frozen dataclass __init__ was a tenth of it).
+Change one with `msgspec.structs.replace`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 JsonObject = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class File:
+class File(Struct, frozen=True):
     """An asset at one path. Its versions hold the content; the file holds identity and path."""
 
     id: str
@@ -24,8 +29,7 @@ class File:
         return self.folder_path + self.name
 
 
-@dataclass(frozen=True, slots=True)
-class ContentInfo:
+class ContentInfo(Struct, frozen=True):
     """What was learned from the stored bytes themselves, never from the client."""
 
     digest: str  # sha256 hex
@@ -37,8 +41,7 @@ class ContentInfo:
     has_alpha: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VersionMetadata:
+class VersionMetadata(Struct, frozen=True):
     """The user-editable part of a version's snapshot."""
 
     tags: list[str] | None = None
@@ -50,8 +53,7 @@ class VersionMetadata:
     is_published: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
+class Version(Struct, frozen=True):
     id: str
     file_id: str
     number: int
@@ -67,8 +69,7 @@ class Version:
         return f"Version {self.number}"
 
 
-@dataclass(frozen=True, slots=True)
-class FileVersion:
+class FileVersion(Struct, frozen=True):
     """A version seen through its file: what the File object of the API describes."""
 
     file: File
@@ -84,8 +85,7 @@ class FileVersion:
         return self.file.updated_at if self.version.is_current else self.version.updated_at
 
 
-@dataclass(frozen=True, slots=True)
-class Folder:
+class Folder(Struct, frozen=True):
     id: str
     folder_path: str  # "/a/b/"
     name: str
@@ -97,8 +97,7 @@ class Folder:
         return self.folder_path[: len(self.folder_path) - len(self.name) - 1]
 
 
-@dataclass(frozen=True, slots=True)
-class CustomMetadataField:
+class CustomMetadataField(Struct, frozen=True):
     id: str
     name: str
     label: str

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
+
+from msgspec.structs import replace
 
 from mediavault.domain.models import File, JsonObject, Version, VersionMetadata
 from mediavault.errors import CannotDeleteCurrentVersion, FileAlreadyExists, VersionLimitReached
@@ -124,4 +126,4 @@ def apply_details(metadata: VersionMetadata, update: DetailsUpdate) -> VersionMe
         changes["custom_metadata"] = merged
     if update.description is not UNSET:
         changes["description"] = update.description
-    return replace(metadata, **changes)  # type: ignore[arg-type]  # keys are fields by construction
+    return replace(metadata, **changes)

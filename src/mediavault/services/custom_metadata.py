@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from mediavault.domain.custom_metadata import checked_schema
 from mediavault.domain.ids import is_object_id, new_object_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from mediavault.domain import names
 from mediavault.domain.ids import new_object_id, new_version_token

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from msgspec.structs import replace
 
 from mediavault.domain import names
 from mediavault.domain.custom_metadata import checked_values, with_required_defaults
