@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from mediavault.errors import BlobMissing, FileTooLarge
+from mediavault.storage.writeback import flush_to_disk, start_writeback
 
 HEAD_BYTES = 256 * 1024  # enough for MIME sniffing and for most image headers
 
@@ -117,16 +118,29 @@ def blob_key(digest: str) -> str:
 
 
 class _FileSink:
+    # Writeback is started for every this many bytes written (see mediavault.storage.writeback).
+    WRITEBACK_BYTES = 8 * 1024 * 1024
+
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "xb")  # noqa: SIM115 - closed in close()
+        self._file = open(path, "xb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._written = 0
+        self._written_back = 0
 
     def write(self, data: bytes) -> object:
-        return self._file.write(data)
+        view = memoryview(data)
+        while view:  # an unbuffered write may take only part of the data
+            view = view[self._file.write(view) or 0 :]
+        self._written += len(data)
+        if self._written - self._written_back >= self.WRITEBACK_BYTES:
+            start_writeback(
+                self._file.fileno(), self._written_back, self._written - self._written_back
+            )
+            self._written_back = self._written
+        return len(data)
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            flush_to_disk(self._file.fileno())
             self._file.close()
 
     def abort(self) -> None:
