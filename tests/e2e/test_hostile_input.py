@@ -74,6 +74,14 @@ JSON_BODIES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v1/files/copy", b"[" * 100_000, "Your request body is not valid JSON."),
     ("POST", "/v1/files/copy", b'{"sourceFilePath": NaN}', "Your request body is not valid JSON."),
     ("PUT", "/v1/files/rename", b'{"filePath": "/a", "newFileName": Infinity}', "Your request body is not valid JSON."),
+    # NUL characters: PostgreSQL can store none, so no value may hold one.
+    ("POST", "/v1/files/copy", {"sourceFilePath": "/a\u0000.jpg", "destinationPath": "/b"}, "Your request contains invalid sourceFilePath parameter. It contains a NUL character."),
+    ("POST", "/v1/files/addTags", {"fileIds": ["{file}"], "tags": ["t\u0000"]}, "Your request contains invalid tags parameter. It contains a NUL character."),
+    ("POST", "/v1/files/batch/deleteByFileIds", {"fileIds": ["\u0000"]}, "Your request contains invalid fileIds parameter. It contains a NUL character."),
+    ("PATCH", "/v1/files/{file}/details", {"description": "x\u0000y"}, "Your request contains invalid description parameter. It contains a NUL character."),
+    ("PATCH", "/v1/files/{file}/details", {"customMetadata": {"brand\u0000": "x"}}, "Your request contains invalid customMetadata parameter. It contains a NUL character."),
+    ("POST", "/v1/folder", {"folderName": "a\u0000", "parentFolderPath": "/"}, "Your request contains invalid folderName parameter. It contains a NUL character."),
+    ("POST", "/v1/customMetadataFields", {"name": "n", "label": "L", "schema": {"type": "SingleSelect", "selectOptions": ["a\u0000"]}}, "Your request contains invalid schema parameter. It contains a NUL character."),
     # Wrong types and missing keys.
     ("POST", "/v1/files/copy", {"sourceFilePath": 5, "destinationPath": "/x"}, "Your request contains invalid sourceFilePath parameter."),
     ("POST", "/v1/files/copy", {"sourceFilePath": "/a.jpg"}, "Your request is missing parameters: destinationPath."),
@@ -219,14 +227,18 @@ def test_unknown_query_parameters_are_400_and_change_nothing(
     ("query", "message"),
     [
         ("type=", "Your request contains invalid value for type parameter."),
-        ("type=file%00", "Your request contains invalid value for type parameter."),
+        ("type=file%00", "Your request contains invalid type parameter."),
         ("sort=ASC_NAME;DROP", "Your request contains invalid value for sort parameters."),
         ("limit=abc", "Minimum value of limit parameter is 1."),
         ("limit=1001", "Maximum value of limit parameter is 1000."),
         ("skip=-1", "The value of skip parameter should be greater than or equal to 0."),
         ("searchQuery=name%20%3D", "Invalid search query"),
         ("searchQuery=" + "(" * 5000, "Invalid search query"),
-        ("searchQuery=name%20%3D%20%22%00%22%20OR%201%3D1", "Invalid search query"),
+        (
+            "searchQuery=name%20%3D%20%22%00%22%20OR%201%3D1",
+            "Your request contains invalid searchQuery parameter.",
+        ),
+        ("path=/a%00", "Your request contains invalid path parameter."),
     ],
 )
 def test_bad_list_parameters_are_400(server: ServerProcess, query: str, message: str) -> None:
@@ -305,6 +317,19 @@ def test_malformed_multipart_is_400(server: ServerProcess, content_type: str, bo
         timeout=60,
     )
     assert_imagekit_error(response, 400)
+
+
+@pytest.mark.parametrize("field", ["tags", "description", "customCoordinates", "customMetadata"])
+def test_a_nul_in_an_upload_field_is_400(server: ServerProcess, field: str) -> None:
+    response = raw_upload(
+        server,
+        [
+            ("fileName", (None, "nul.txt")),
+            (field, (None, "a\x00b")),
+            ("file", ("nul.txt", b"bytes", "text/plain")),
+        ],
+    )
+    assert_imagekit_error(response, 400, f"Your request contains invalid {field} parameter.")
 
 
 def test_invalid_utf8_in_a_field_is_400(server: ServerProcess) -> None:

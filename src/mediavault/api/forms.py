@@ -26,7 +26,14 @@ def invalid(name: str, why: str = "") -> InvalidRequest:
     )
 
 
+# Names are made safe instead (a NUL becomes "_", as other unusable characters do).
+_SANITIZED_FIELDS = frozenset({"fileName", "folder"})
+
+
 def upload_fields(fields: dict[str, str]) -> tuple[UploadTarget, UploadOptions, frozenset[str]]:
+    for name, value in fields.items():
+        if name not in _SANITIZED_FIELDS:
+            refuse_nul(name, value)
     file_name = fields.get("fileName")
     if file_name is None or not file_name.strip():
         raise InvalidRequest("Your request is missing fileName parameter.")
@@ -69,6 +76,7 @@ def details_update(body: bytes) -> DetailsUpdate | PublishUpdate:
         value = data["removeAITags"]
         if value != "all" and not _is_string_list(value):
             raise invalid("removeAITags", 'It must be "all" or an array of strings.')
+        refuse_nul("removeAITags", value)
         fields["remove_ai_tags"] = value
     if "customCoordinates" in data:
         value = data["customCoordinates"]
@@ -103,6 +111,7 @@ def file_ids(data: dict[str, Any]) -> list[str]:
         raise InvalidRequest("fileIds should be an Array.")
     if not all(isinstance(i, str) for i in ids):
         raise InvalidRequest("fileIds should be an Array of strings.")
+    refuse_nul("fileIds", ids)
     return ids
 
 
@@ -114,6 +123,7 @@ def string_list(data: dict[str, Any], name: str) -> list[str]:
             f"Your request contains invalid value for {name}. Please provide an array of "
             "strings. Example - ['t-shirt','summer-sale']."
         )
+    refuse_nul(name, data[name])
     return [t.strip() for t in data[name] if t.strip()]
 
 
@@ -142,12 +152,31 @@ def decode_json(text: str | bytes) -> Any:
     """Strict JSON: ValueError for anything else, hostile nesting and NaN/Infinity included.
 
     Python's parser accepts NaN, which would later be written back out as invalid JSON, and
-    overflows its stack on `[[[[...`; both are bad input, not server errors.
+    overflows its stack on `[[[[...`; both are bad input, not server errors. A NUL character
     """
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except (RecursionError, UnicodeDecodeError) as exc:
         raise ValueError(str(exc)) from None
+    return data
+
+
+def refuse_nul(name: str, value: Any) -> None:
+    """No value the server uses may hold a NUL character, however deep in it.
+
+    PostgreSQL cannot store one in text or JSON (nor compare text with one), and no name, tag
+    or metadata value needs it. Keys the server ignores are not looked at.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise invalid(name, "It contains a NUL character.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(name, key)
+            refuse_nul(name, item)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(name, item)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -164,6 +193,7 @@ def required_string(body: dict[str, Any], name: str) -> str:
         raise InvalidRequest(
             f"Your request contains invalid {name} parameter.", reason="INVALID_PARAMETER"
         )
+    refuse_nul(name, value)
     return value
 
 
@@ -199,6 +229,7 @@ def _tag_list(value: Any) -> list[str] | None:
 
 
 def _checked_tags(tags: list[str]) -> list[str]:
+    refuse_nul("tags", tags)
     if sum(len(t) for t in tags) > MAX_TAGS_CHARS:
         raise invalid("tags", f"Tags can have at most {MAX_TAGS_CHARS} characters in total.")
     if any("%" in t for t in tags):
@@ -217,6 +248,7 @@ def _custom_metadata(raw: str) -> JsonObject:
 
 
 def _checked_metadata(value: dict[str, Any]) -> JsonObject:
+    refuse_nul("customMetadata", value)
     for key, item in value.items():
         if not key or not _is_metadata_value(item):
             raise InvalidRequest("Invalid custom metadata.")
@@ -240,6 +272,7 @@ def _coordinates(raw: str | None) -> str | None:
 
 
 def _description(raw: str | None) -> str | None:
+    refuse_nul("description", raw)
     if raw is not None and len(raw) > MAX_DESCRIPTION_CHARS:
         raise invalid("description", f"It can be at most {MAX_DESCRIPTION_CHARS} characters.")
     return raw

@@ -27,6 +27,10 @@ MAX_SKIP = 2**62
 
 
 def list_query(params: Mapping[str, str]) -> ListQuery:
+    for name, value in params.items():
+        if "\x00" in value:
+            # PostgreSQL cannot compare text with a NUL in it; nothing stored has one.
+            raise InvalidRequest(f"Your request contains invalid {name} parameter.")
     kind = params.get("type", "file")
     if kind not in _KINDS:
         raise InvalidRequest(

@@ -34,8 +34,11 @@ from mediavault.domain.custom_metadata import TYPES as FIELD_TYPES
 from mediavault.domain.names import MAX_FILE_NAME_CHARS
 
 _STRING = Schema(type=OpenAPIType.STRING)
+# In JSON request bodies, no value the server uses may hold a NUL (PostgreSQL cannot store one).
+_VALUE = Schema(type=OpenAPIType.STRING, pattern=r"^[^\u0000]*$")
+_VALUES = Schema(type=OpenAPIType.ARRAY, items=_VALUE)
 # Required text fields: ImageKit rejects empty or blank values with "invalid ... parameter".
-_TEXT = Schema(type=OpenAPIType.STRING, pattern=r"\S")
+_TEXT = Schema(type=OpenAPIType.STRING, pattern=r"^[^\u0000]*[^\s\u0000][^\u0000]*$")
 _OBJECT_ID = Schema(type=OpenAPIType.STRING, pattern=r"^[0-9a-fA-F]{24}$")
 _BOOLEAN_TEXT = Schema(type=OpenAPIType.STRING, enum=["true", "false"])
 _BOOLEAN = Schema(type=OpenAPIType.BOOLEAN)
@@ -183,11 +186,11 @@ UPLOAD_FORM = _object(
 
 _DETAILS = _object(
     "",
-    tags=_nullable(_STRINGS),
-    removeAITags=Schema(one_of=[_STRINGS, Schema(type=OpenAPIType.STRING, const="all")]),
+    tags=_nullable(_VALUES),
+    removeAITags=Schema(one_of=[_VALUES, Schema(type=OpenAPIType.STRING, const="all")]),
     customCoordinates=_nullable(_COORDINATES),
     customMetadata=_OBJECT,
-    description=_STRING,
+    description=_VALUE,
 )
 _DETAILS.schema_not = _object("publish")  # publication is changed on its own, never with details
 _PUBLISH = _object(
@@ -204,7 +207,7 @@ COPY = _object(
 )
 MOVE = _object("sourceFilePath destinationPath", sourceFilePath=_TEXT, destinationPath=_TEXT)
 RENAME = _object("filePath newFileName", filePath=_TEXT, newFileName=_TEXT, purgeCache=_BOOLEAN)
-_SOME_IDS = Schema(type=OpenAPIType.ARRAY, items=_STRING, min_items=1)
+_SOME_IDS = Schema(type=OpenAPIType.ARRAY, items=_VALUE, min_items=1)
 _SOME_TAGS = Schema(type=OpenAPIType.ARRAY, items=_TEXT, min_items=1)
 FILE_IDS = _object("fileIds", fileIds=_SOME_IDS)
 TAGS = _object("fileIds tags", fileIds=_SOME_IDS, tags=_SOME_TAGS)

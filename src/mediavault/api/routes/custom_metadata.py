@@ -35,6 +35,7 @@ async def create_field(request: Request[Any, Any, Any]) -> dict[str, Any]:
     label = forms.required_string(body, "label")
     if "schema" not in body:
         raise InvalidRequest("Your request is missing parameters: schema.")
+    forms.refuse_nul("schema", body["schema"])
     stores = context_of(request).stores
     field = await to_thread.run_sync(
         custom_metadata.create_field, stores, name, label, body["schema"]
@@ -77,6 +78,8 @@ async def update_field(request: Request[Any, Any, Any], field_id: FromPath[str])
     schema = body.get("schema")
     if "schema" in body and not isinstance(schema, dict):
         raise InvalidRequest("Invalid schema object. schema must be an object.")
+    forms.refuse_nul("label", label)
+    forms.refuse_nul("schema", schema)
     stores = context_of(request).stores
     field = await to_thread.run_sync(custom_metadata.update_field, stores, field_id, label, schema)
     return field_object(field)

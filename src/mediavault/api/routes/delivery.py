@@ -110,7 +110,8 @@ def _parse(prefix: str, scope: Scope) -> DeliveryRequest:
         thumbnail = _is_thumbnail(params["tr"])
     signed_part = relative + ("?" + "&".join(kept) if kept else "")
     file_path = "/" + unquote(relative_file)
-    if file_path == "/":
+    # Stored names never hold a NUL (and PostgreSQL cannot even compare one).
+    if file_path == "/" or "\x00" in file_path or "\x00" in params.get("ik-obj-version", ""):
         raise NotFound("The requested file does not exist.")
     return DeliveryRequest(file_path, signed_part, params, thumbnail)
 
