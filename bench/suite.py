@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -269,9 +269,212 @@ class Figure:
     value: float
     baseline: float
     unit: str
-    ratio: float
+    ratio: float  # NaN where the pair is not a ratio (peak RSS, bytes added)
     target: str
     passed: bool | None  # None: reported, no target
+
+
+@dataclass
+class Inputs:
+    root: Path
+    seconds: float
+    cores: int
+    big_mib: int
+    big: Path  # random bytes, big_mib MiB
+    hundred_mb: Path  # random bytes, in the folder nginx serves
+    small: bytes = field(default_factory=lambda: os.urandom(1024))
+
+    @property
+    def big_size(self) -> int:
+        return self.big_mib * 1024 * 1024
+
+
+@dataclass
+class MediavaultRun:
+    details: Load
+    listing: Load
+    listing_one_connection: Load
+    bytes_added_by_reupload: int
+    bytes_added_by_restore: int
+    upload_s: float
+    rss: PeakRss
+    restore_big_s: float
+    restore_tiny_s: float
+    delivery: Load
+
+
+@dataclass
+class PeerRun:
+    version_get: Load
+    list_versions: Load
+    upload_s: float
+    restore_big_s: float
+    restore_tiny_s: float
+
+
+def measure_disk(inputs: Inputs) -> float:
+    """dd from a clean page cache; every large write after it starts after a sync too, so
+    none of them pays for another's writeback."""
+    os.sync()
+    out = inputs.root / "dd.bin"
+    seconds = timed(lambda: subprocess.run(
+        ["dd", "if=/dev/zero", f"of={out}", "bs=1M", f"count={inputs.big_mib}", "conv=fdatasync"],
+        capture_output=True, check=True,
+    ))  # fmt: skip
+    out.unlink()
+    os.sync()
+    return seconds
+
+
+def measure_ceiling(inputs: Inputs) -> Load:
+    with hello_world(inputs.root, inputs.cores) as hello:
+        wrk(f"{hello}/", 2, 32)  # warm up
+        return wrk(f"{hello}/", inputs.seconds, 32)
+
+
+def measure_mediavault(inputs: Inputs) -> MediavaultRun:
+    server = ServerProcess(data=inputs.root / "data", port=free_port(), workers=inputs.cores)
+    server.start()
+    client = httpx.Client(base_url=server.base_url, auth=(TEST_KEY, ""), timeout=600)
+    seconds = inputs.seconds
+    try:
+        # A file with 100 versions; details of a version in the middle.
+        for n in range(100):
+            hundred = mv_upload(client, "hundred.bin", f"version {n}".encode())
+        hundred_id = str(hundred["fileId"])
+        versions = client.get(f"/v1/files/{hundred_id}/versions").json()
+        details_url = (
+            f"{server.base_url}/v1/files/{hundred_id}/versions/{versions[50]['versionInfo']['id']}"
+        )
+        list_url = f"{server.base_url}/v1/files/{hundred_id}/versions"
+        wrk(details_url, 2, 32, auth=True)
+        details = wrk(details_url, seconds, 32, auth=True)
+        listing = wrk(list_url, seconds, 32, auth=True)
+        listing_one = wrk(list_url, seconds, 1, auth=True)
+
+        # Blob bytes added by an identical re-upload and by a restore.
+        same = os.urandom(64 * 1024)
+        same_id, same_v1 = version_of(mv_upload(client, "same.bin", same))
+        before = blob_bytes(server.data)
+        mv_upload(client, "same.bin", same)
+        after_reupload = blob_bytes(server.data)
+        client.put(f"/v1/files/{same_id}/versions/{same_v1}/restore").raise_for_status()
+        after_restore = blob_bytes(server.data)
+
+        # The large upload, then a small version over it, then restores of each size.
+        os.sync()
+        assert server.process is not None
+        with PeakRss(server.process.pid) as rss:
+            started = time.perf_counter()
+            big_id, big_version = version_of(mv_upload(client, "big.bin", inputs.big))
+            upload_s = time.perf_counter() - started
+        mv_upload(client, "big.bin", inputs.small)
+        tiny_id, tiny_version = version_of(mv_upload(client, "tiny.bin", inputs.small))
+        mv_upload(client, "tiny.bin", os.urandom(1024))
+
+        def restore(file_id: str, version_id: str) -> float:
+            url = f"/v1/files/{file_id}/versions/{version_id}/restore"
+            return timed(lambda: client.put(url).raise_for_status())
+
+        restore_big = statistics.median(restore(big_id, big_version) for _ in range(5))
+        restore_tiny = statistics.median(restore(tiny_id, tiny_version) for _ in range(5))
+
+        delivered = str(mv_upload(client, "h100.bin", inputs.hundred_mb)["url"])
+        wrk(delivered, 2, 2)
+        delivery = wrk(delivered, seconds, 2)
+    finally:
+        client.close()
+        server.stop()
+    return MediavaultRun(
+        details, listing, listing_one, after_reupload - before, after_restore - after_reupload,
+        upload_s, rss, restore_big, restore_tiny, delivery,
+    )  # fmt: skip
+
+
+def measure_seaweedfs(inputs: Inputs) -> PeerRun:
+    with seaweedfs(inputs.root) as s3:
+        ids = [s3_put(s3, "hundred.bin", f"version {n}".encode()) for n in range(100)]
+        # wrk cannot time HEAD (it waits for the body its Content-Length announces), so the
+        # peer's figure is GetObject ?versionId of the same 9-byte version: HEAD plus 9 bytes.
+        get_url = f"{s3}/bench/hundred.bin?versionId={ids[50]}"
+        wrk(get_url, 2, 32)
+        version_get = wrk(get_url, inputs.seconds, 32)
+        list_versions = wrk(f"{s3}/bench?versions&prefix=hundred.bin", inputs.seconds, 32)
+        os.sync()
+        started = time.perf_counter()
+        big_version = s3_put(s3, "big.bin", inputs.big)
+        upload_s = time.perf_counter() - started
+        s3_put(s3, "big.bin", inputs.small)
+        tiny_version = s3_put(s3, "tiny.bin", inputs.small)
+        s3_put(s3, "tiny.bin", os.urandom(1024))
+
+        def restore(key: str, version_id: str) -> float:
+            return statistics.median(
+                timed(lambda: s3_restore(s3, key, version_id)) for _ in range(3)
+            )
+
+        return PeerRun(
+            version_get, list_versions, upload_s,
+            restore("big.bin", big_version), restore("tiny.bin", tiny_version),
+        )  # fmt: skip
+
+
+def measure_nginx(inputs: Inputs) -> Load:
+    with nginx(inputs.root, inputs.hundred_mb.parent, inputs.cores) as web:
+        url = f"{web}/{inputs.hundred_mb.name}"
+        wrk(url, 2, 2)
+        return wrk(url, inputs.seconds, 2)
+
+
+def figures_of(
+    inputs: Inputs, dd_s: float, ceiling: Load, mv: MediavaultRun, peer: PeerRun, web: Load
+) -> list[Figure]:
+    mib = 1024 * 1024
+    size, big = inputs.big_size, f"{inputs.big_mib} MiB"
+    upload, dd, peer_upload = (
+        size / mv.upload_s / mib,
+        size / dd_s / mib,
+        size / peer.upload_s / mib,
+    )
+    delivery, nginx_delivery = mv.delivery.bytes_per_s / mib, web.bytes_per_s / mib
+    nan = float("nan")
+    return [
+        Figure("GET version details req/s ÷ ASGI hello-world req/s", mv.details.rps,
+               ceiling.rps, "req/s", mv.details.rps / ceiling.rps, "≥ 0.40",
+               mv.details.rps / ceiling.rps >= 0.40),
+        Figure("GET version details req/s ÷ SeaweedFS GET ?versionId (9 bytes) req/s",
+               mv.details.rps, peer.version_get.rps, "req/s",
+               mv.details.rps / peer.version_get.rps, "≥ 1.0",
+               mv.details.rps >= peer.version_get.rps),
+        Figure("list versions (100) req/s ÷ SeaweedFS ListObjectVersions (100)",
+               mv.listing.rps, peer.list_versions.rps, "req/s",
+               mv.listing.rps / peer.list_versions.rps, "≥ 1.0",
+               mv.listing.rps >= peer.list_versions.rps),
+        Figure(f"restore of a {big} version ÷ restore of a 1 KiB version (time)",
+               mv.restore_big_s * 1000, mv.restore_tiny_s * 1000, "ms",
+               mv.restore_big_s / mv.restore_tiny_s, "≤ 1.5",
+               mv.restore_big_s / mv.restore_tiny_s <= 1.5),
+        Figure(f"SeaweedFS: restore (CopyObject) {big} ÷ 1 KiB (time)",
+               peer.restore_big_s * 1000, peer.restore_tiny_s * 1000, "ms",
+               peer.restore_big_s / peer.restore_tiny_s, "report", None),
+        Figure(f"upload {big} throughput ÷ dd write (fdatasync)", upload, dd, "MiB/s",
+               upload / dd, "≥ 0.6", upload / dd >= 0.6),
+        Figure("server peak RSS during that upload (largest process; whole server)",
+               mv.rss.single / 1e6, mv.rss.total / 1e6, "MB", nan, "≤ 150 MB",
+               mv.rss.single / 1e6 <= 150),
+        Figure(f"upload {big} throughput ÷ SeaweedFS PUT of the same file", upload,
+               peer_upload, "MiB/s", upload / peer_upload, "≥ 1.0", upload >= peer_upload),
+        Figure("delivery of a 100 MB version ÷ nginx, same file (throughput)", delivery,
+               nginx_delivery, "MiB/s", delivery / nginx_delivery, "≥ 0.5",
+               delivery / nginx_delivery >= 0.5),
+        Figure("list-versions p50 at 100 versions (one connection)",
+               mv.listing_one_connection.p50_ms, 10, "ms",
+               mv.listing_one_connection.p50_ms / 10, "< 10 ms",
+               mv.listing_one_connection.p50_ms < 10),
+        Figure("blob bytes added: identical re-upload / restore", mv.bytes_added_by_reupload,
+               mv.bytes_added_by_restore, "bytes", nan, "0 / 0",
+               mv.bytes_added_by_reupload == 0 and mv.bytes_added_by_restore == 0),
+    ]  # fmt: skip
 
 
 def main() -> int:
@@ -280,245 +483,34 @@ def main() -> int:
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the large upload")
     parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args()
+    # The figures are for the embedded default, whatever backends the test variables name.
+    for name in ("MEDIAVAULT_TEST_DATABASE_URL", "MEDIAVAULT_TEST_BLOB_URL"):
+        os.environ.pop(name, None)
     for tool in ("wrk", "nginx", "curl", "dd"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: run bench/run, which installs it")
-    cores = os.cpu_count() or 1
-    figures: list[Figure] = []
-    notes: list[str] = []
-    seconds = args.seconds
-    big_size = args.big_mib * 1024 * 1024
-
     with tempfile.TemporaryDirectory(prefix="mv-suite-", dir=os.environ.get("BENCH_DIR")) as tmp:
         root = Path(tmp)
-        big = random_file(root / "big.bin", big_size)
         (root / "www").mkdir()
-        hundred_mb = random_file(root / "www" / "h100.bin", 100 * 1024 * 1024)
-        small = os.urandom(1024)
-
-        # The disk's own figure first, from a clean page cache; each large write below starts
-        # after a sync too, so none of them pays for another's writeback.
-        os.sync()
-        dd_out = root / "dd.bin"
-        dd_s = timed(lambda: subprocess.run(
-            ["dd", "if=/dev/zero", f"of={dd_out}", "bs=1M", f"count={args.big_mib}",
-             "conv=fdatasync"],
-            capture_output=True, check=True,
-        ))  # fmt: skip
-        dd_out.unlink()
-
-        os.sync()
-
-        with hello_world(root, cores) as hello:
-            wrk(f"{hello}/", 2, 32)  # warm up
-            ceiling = wrk(f"{hello}/", seconds, 32)
-
-        server = ServerProcess(data=root / "data", port=free_port(), workers=cores).start()
-        client = httpx.Client(base_url=server.base_url, auth=(TEST_KEY, ""), timeout=600)
-        try:
-            # A file with 100 versions; details of a version in the middle.
-            for n in range(100):
-                hundred = mv_upload(client, "hundred.bin", f"version {n}".encode())
-            hundred_id = str(hundred["fileId"])
-            versions = client.get(f"/v1/files/{hundred_id}/versions").json()
-            middle = versions[50]["versionInfo"]["id"]
-            details_url = f"{server.base_url}/v1/files/{hundred_id}/versions/{middle}"
-            list_url = f"{server.base_url}/v1/files/{hundred_id}/versions"
-            wrk(details_url, 2, 32, auth=True)
-            details = wrk(details_url, seconds, 32, auth=True)
-            listing = wrk(list_url, seconds, 32, auth=True)
-            listing_p50 = wrk(list_url, seconds, 1, auth=True)
-
-            # Blob bytes added by an identical re-upload and by a restore.
-            same = os.urandom(64 * 1024)
-            same_id, same_v1 = version_of(mv_upload(client, "same.bin", same))
-            before = blob_bytes(server.data)
-            mv_upload(client, "same.bin", same)
-            after_reupload = blob_bytes(server.data)
-            client.put(f"/v1/files/{same_id}/versions/{same_v1}/restore").raise_for_status()
-            after_restore = blob_bytes(server.data)
-
-            # Large upload, then a small version over it, then restores of each size.
-            os.sync()
-            with PeakRss(server.process.pid) as rss:  # type: ignore[union-attr]
-                started = time.perf_counter()
-                big_v1 = mv_upload(client, "big.bin", big)
-                upload_s = time.perf_counter() - started
-            mv_upload(client, "big.bin", small)
-            tiny_v1 = mv_upload(client, "tiny.bin", small)
-            mv_upload(client, "tiny.bin", os.urandom(1024))
-            big_id, big_version = version_of(big_v1)
-            tiny_id, tiny_version = version_of(tiny_v1)
-
-            def restore(file_id: str, version_id: str) -> float:
-                return timed(
-                    lambda: client.put(
-                        f"/v1/files/{file_id}/versions/{version_id}/restore"
-                    ).raise_for_status()
-                )
-
-            restore_big = statistics.median(restore(big_id, big_version) for _ in range(5))
-            restore_tiny = statistics.median(restore(tiny_id, tiny_version) for _ in range(5))
-
-            # Delivery of a 100 MB version.
-            delivered = mv_upload(client, "h100.bin", hundred_mb)
-            wrk(str(delivered["url"]), 2, 2)
-            delivery = wrk(str(delivered["url"]), seconds, 2)
-        finally:
-            client.close()
-            server.stop()
-
-        with seaweedfs(root) as s3:
-            ids = [s3_put(s3, "hundred.bin", f"version {n}".encode()) for n in range(100)]
-            head_url = f"{s3}/bench/hundred.bin?versionId={ids[50]}"
-            s3_list_url = f"{s3}/bench?versions&prefix=hundred.bin"
-            # wrk cannot time HEAD (it waits for the body its Content-Length announces), so the
-            # peer's figure is GetObject ?versionId of the same 9-byte version: HEAD plus 9 bytes.
-            wrk(head_url, 2, 32)
-            s3_head = wrk(head_url, seconds, 32)
-            s3_list = wrk(s3_list_url, seconds, 32)
-            os.sync()
-            started = time.perf_counter()
-            s3_big_version = s3_put(s3, "big.bin", big)
-            s3_upload_s = time.perf_counter() - started
-            s3_put(s3, "big.bin", small)
-            s3_tiny_version = s3_put(s3, "tiny.bin", small)
-            s3_put(s3, "tiny.bin", os.urandom(1024))
-            s3_restore_big = statistics.median(
-                timed(lambda: s3_restore(s3, "big.bin", s3_big_version)) for _ in range(3)
-            )
-            s3_restore_tiny = statistics.median(
-                timed(lambda: s3_restore(s3, "tiny.bin", s3_tiny_version)) for _ in range(3)
-            )
-
-        with nginx(root, root / "www", cores) as web:
-            wrk(f"{web}/h100.bin", 2, 2)
-            nginx_delivery = wrk(f"{web}/h100.bin", seconds, 2)
-
-    mib = 1024 * 1024
-    upload_mibs, dd_mibs, s3_upload_mibs = (
-        big_size / upload_s / mib,
-        big_size / dd_s / mib,
-        big_size / s3_upload_s / mib,
-    )
-
-    def add(
-        name: str,
-        value: float,
-        baseline: float,
-        unit: str,
-        target: str,
-        passed: bool | None,
-        ratio: float | None = None,
-    ) -> None:
-        figures.append(
-            Figure(
-                name,
-                value,
-                baseline,
-                unit,
-                ratio if ratio is not None else value / baseline,
-                target,
-                passed,
-            )
+        inputs = Inputs(
+            root=root,
+            seconds=args.seconds,
+            cores=os.cpu_count() or 1,
+            big_mib=args.big_mib,
+            big=random_file(root / "big.bin", args.big_mib * 1024 * 1024),
+            hundred_mb=random_file(root / "www" / "h100.bin", 100 * 1024 * 1024),
         )
-
-    add(
-        "GET version details req/s ÷ ASGI hello-world req/s",
-        details.rps,
-        ceiling.rps,
-        "req/s",
-        "≥ 0.40",
-        details.rps / ceiling.rps >= 0.40,
-    )
-    add(
-        "GET version details req/s ÷ SeaweedFS GET ?versionId (9 bytes) req/s",
-        details.rps,
-        s3_head.rps,
-        "req/s",
-        "≥ 1.0",
-        details.rps >= s3_head.rps,
-    )
-    add(
-        "list versions (100) req/s ÷ SeaweedFS ListObjectVersions (100)",
-        listing.rps,
-        s3_list.rps,
-        "req/s",
-        "≥ 1.0",
-        listing.rps >= s3_list.rps,
-    )
-    add(
-        f"restore of a {args.big_mib} MiB version ÷ restore of a 1 KiB version (time)",
-        restore_big * 1000,
-        restore_tiny * 1000,
-        "ms",
-        "≤ 1.5",
-        restore_big / restore_tiny <= 1.5,
-    )
-    add(
-        f"SeaweedFS: restore (CopyObject) {args.big_mib} MiB ÷ 1 KiB (time)",
-        s3_restore_big * 1000,
-        s3_restore_tiny * 1000,
-        "ms",
-        "report",
-        None,
-    )
-    add(
-        f"upload {args.big_mib} MiB throughput ÷ dd write (fdatasync)",
-        upload_mibs,
-        dd_mibs,
-        "MiB/s",
-        "≥ 0.6",
-        upload_mibs / dd_mibs >= 0.6,
-    )
-    add(
-        "server peak RSS during that upload (largest process; whole server)",
-        rss.single / 1e6,
-        rss.total / 1e6,
-        "MB",
-        "≤ 150 MB",
-        rss.single / 1e6 <= 150,
-        ratio=float("nan"),
-    )
-    add(
-        f"upload {args.big_mib} MiB throughput ÷ SeaweedFS PUT of the same file",
-        upload_mibs,
-        s3_upload_mibs,
-        "MiB/s",
-        "≥ 1.0",
-        upload_mibs >= s3_upload_mibs,
-    )
-    add(
-        "delivery of a 100 MB version ÷ nginx, same file (throughput)",
-        delivery.bytes_per_s / mib,
-        nginx_delivery.bytes_per_s / mib,
-        "MiB/s",
-        "≥ 0.5",
-        delivery.bytes_per_s / nginx_delivery.bytes_per_s >= 0.5,
-    )
-    add(
-        "list-versions p50 at 100 versions (one connection)",
-        listing_p50.p50_ms,
-        10,
-        "ms",
-        "< 10 ms",
-        listing_p50.p50_ms < 10,
-    )
-    add(
-        "blob bytes added: identical re-upload / restore",
-        after_reupload - before,
-        after_restore - after_reupload,
-        "bytes",
-        "0 / 0",
-        after_reupload == before and after_restore == after_reupload,
-        ratio=float("nan"),
-    )
-    notes.append(
+        dd_s = measure_disk(inputs)
+        ceiling = measure_ceiling(inputs)
+        mv = measure_mediavault(inputs)
+        peer = measure_seaweedfs(inputs)
+        web = measure_nginx(inputs)
+    figures = figures_of(inputs, dd_s, ceiling, mv, peer, web)
+    notes = [
         f"ASGI hello-world: {ceiling.rps:.0f} req/s; SeaweedFS GET ?versionId "
-        f"{s3_head.rps:.0f} req/s, ListObjectVersions {s3_list.rps:.0f} req/s"
-    )
-
-    report = render(figures, cores, args, notes)
+        f"{peer.version_get.rps:.0f} req/s, ListObjectVersions {peer.list_versions.rps:.0f} req/s"
+    ]
+    report = render(figures, inputs.cores, args, notes)
     print(report)
     if args.out:
         args.out.write_text(report)
