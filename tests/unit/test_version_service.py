@@ -23,6 +23,7 @@ from mediavault.services import files, uploads, versions
 from mediavault.services.garbage import collecting_garbage, finish_interrupted_deletions
 from mediavault.services.stores import Stores
 from mediavault.storage.database import migrate
+from mediavault.storage.lookups import Lookups, through_connection
 from mediavault.wiring import build_stores
 from tests.backends import backend_env
 from tests.support import blob_files, check_invariants, staging_count
@@ -219,3 +220,31 @@ def test_concurrent_uploads_get_distinct_numbers(stores: Stores, put, settings: 
     assert errors == []
     assert sorted(results) == [1, 2, 3, 4, 5]
     check_invariants(settings)
+
+
+def test_lookups_read_the_same_records_as_a_sqlalchemy_connection(stores: Stores, put) -> None:
+    """On SQLite the hot lookups run precompiled on raw sqlite3; they must read alike."""
+    first = put(b"one")
+    put(b"two")
+    files.update_details(stores, first.file.id, DetailsUpdate(tags=["x", "y"], description="d"))
+    file_id = first.file.id
+    with stores.meta.engine.connect() as connection:
+        reference = Lookups(through_connection(connection))
+        expected = (
+            reference.versions(file_id),
+            reference.current(file_id),
+            reference.version(file_id, first.version.id),
+        )
+    with stores.meta.lookups() as lookups:
+        found = (
+            lookups.versions(file_id),
+            lookups.current(file_id),
+            lookups.version(file_id, first.version.id),
+        )
+    assert found == expected
+    assert found[1] is not None and found[1].version.metadata.tags == ["x", "y"]
+    assert [item.version.number for item in found[0]] == [2, 1]
+    # Equality would take 1 for True: the raw path must convert types as SQLAlchemy does.
+    for item in found[0]:
+        assert type(item.version.is_current) is bool
+        assert type(item.version.metadata.is_published) is bool

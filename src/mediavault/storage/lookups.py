@@ -12,6 +12,7 @@ Connection's execution machinery was most of a version lookup's time).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -105,8 +106,12 @@ class _Prepared:
 
 
 def _decode_json(text: str) -> Any:
-    # msgspec parses the same JSON as SQLAlchemy's json.loads, several times faster.
-    return msgspec.json.decode(text)
+    # msgspec parses the same JSON as SQLAlchemy's json.loads, several times faster. Rows
+    # written before NaN was refused may hold it, which only json.loads reads.
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
 
 
 class SqliteLookups:
