@@ -31,6 +31,10 @@ def private_key_of(authorization: str | None) -> str | None:
     return user or None
 
 
+def is_private_key(supplied: str, expected: str) -> bool:
+    return hmac.compare_digest(supplied.encode(), expected.encode())
+
+
 async def require_private_key(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
@@ -42,5 +46,5 @@ async def require_private_key(
     if supplied is None:
         raise Unauthenticated()
     expected: str = connection.app.state.private_key
-    if not hmac.compare_digest(supplied.encode(), expected.encode()):
+    if not is_private_key(supplied, expected):
         raise Forbidden()

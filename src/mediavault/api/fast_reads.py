@@ -12,14 +12,13 @@ OpenAPI document keeps describing these routes.
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from mediavault.api.auth import private_key_of
+from mediavault.api.auth import is_private_key, private_key_of
 from mediavault.api.context import AppContext, run_lookup
 from mediavault.errors import MediaVaultError
 from mediavault.serializers import file_object
@@ -47,6 +46,7 @@ async def _details(ctx: AppContext, match: re.Match[str]) -> Any:
     return file_object(item, ctx.urls)
 
 
+_PREFIX = "/v1/files/"
 _ROUTES: list[tuple[re.Pattern[str], Answer]] = [
     (re.compile(r"/v1/files/([^/]+)/versions/([^/]+)"), _version),
     (re.compile(r"/v1/files/([^/]+)/versions"), _versions),
@@ -58,13 +58,17 @@ class FastReads:
     def __init__(self, app: Any, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
-        self._expected_key = ctx.private_key.encode()
         # Authorization headers already checked: a client sends the same one every time.
         self._known_good: set[bytes] = set()
         self._encode = msgspec.json.Encoder().encode
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and not scope["query_string"]
+            and scope["path"].startswith(_PREFIX)
+        ):
             for pattern, answer in _ROUTES:
                 match = pattern.fullmatch(scope["path"])
                 if match is not None:
@@ -92,7 +96,7 @@ class FastReads:
         if value in self._known_good:
             return True
         supplied = private_key_of(value.decode("latin-1"))
-        if supplied is None or not hmac.compare_digest(supplied.encode(), self._expected_key):
+        if supplied is None or not is_private_key(supplied, self.ctx.private_key):
             return False
         if len(self._known_good) < _KNOWN_KEYS_MAX:
             self._known_good.add(value)

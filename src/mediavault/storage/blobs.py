@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from mediavault.errors import BlobMissing, FileTooLarge
-from mediavault.storage.writeback import flush_to_disk, start_writeback
+from mediavault.storage.writeback import start_writeback
 
 HEAD_BYTES = 256 * 1024  # enough for MIME sniffing and for most image headers
 
@@ -140,7 +140,7 @@ class _FileSink:
 
     def close(self) -> None:
         if not self._file.closed:
-            flush_to_disk(self._file.fileno())
+            os.fsync(self._file.fileno())
             self._file.close()
 
     def abort(self) -> None:

@@ -57,8 +57,7 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
         # Writers take the lock up front: a deferred transaction that upgrades to a writer gets
         # SQLITE_BUSY at once, without waiting for busy_timeout.
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        if mode is not None:
-            connection.exec_driver_sql(f"BEGIN {mode}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -69,10 +68,8 @@ def reader(engine: sa.Engine) -> sa.Engine:
 
 
 def single_statement_reader(engine: sa.Engine) -> sa.Engine:
-    """The same pool, for reads of one statement each: no BEGIN, no COMMIT."""
-    if engine.dialect.name == "sqlite":
-        # sqlite3 runs a statement outside BEGIN in autocommit, with a snapshot of its own.
-        return engine.execution_options(sqlite_begin=None)
+    """The same pool, for reads of one statement each: no BEGIN, no COMMIT (PostgreSQL; SQLite
+    lookups run on raw connections, see mediavault.storage.lookups)."""
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 

@@ -35,12 +35,12 @@ class MetadataStore:
         self.engine = engine
         self._writer = engine
         self._reader = reader(engine)
-        self._single_statements = single_statement_reader(engine)
-        self._sqlite_lookups = (
-            SqliteLookups(Path(engine.url.database or ""), engine.dialect)
-            if engine.dialect.name == "sqlite"
-            else None
-        )
+        self._sqlite_lookups: SqliteLookups | None = None
+        self._single_statements: sa.Engine | None = None
+        if engine.dialect.name == "sqlite":
+            self._sqlite_lookups = SqliteLookups(Path(engine.url.database or ""), engine.dialect)
+        else:
+            self._single_statements = single_statement_reader(engine)
         # A SQLite lookup is a few dozen microseconds of local file reads: less than handing
         # it to a thread and back. PostgreSQL lookups wait on the network, so they do not.
         self.lookups_inline = self._sqlite_lookups is not None
@@ -66,6 +66,7 @@ class MetadataStore:
         if self._sqlite_lookups is not None:
             yield Lookups(self._sqlite_lookups.runner())
             return
+        assert self._single_statements is not None
         with self._single_statements.connect() as connection:
             yield Lookups(through_connection(connection))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
 
 _SYNC_FILE_RANGE_WRITE = 2  # start writeback of dirty pages in the range; do not wait
@@ -36,7 +35,3 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to begin writing [offset, offset + length) out; never blocks on the disk."""
     if _sync_file_range is not None:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # type: ignore[operator]
-
-
-def flush_to_disk(fd: int) -> None:
-    os.fsync(fd)
