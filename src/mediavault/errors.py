@@ -131,5 +131,11 @@ class StorageUnavailable(MediaVaultError):
     message = "The storage backend is unavailable. Please try again later."
 
 
+class StorageFull(StorageUnavailable):
+    """The disk or quota has no room for the bytes; the upload is dropped, nothing changed."""
+
+    message = "There is no space left to store this file. Please try again later."
+
+
 class BlobMissing(MediaVaultError):
     message = "The stored content of this file is missing."

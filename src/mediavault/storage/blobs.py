@@ -8,15 +8,17 @@ deleted only while its row, marked for deletion, is locked and still unreference
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from mediavault.errors import BlobMissing, FileTooLarge
+from mediavault.errors import BlobMissing, FileTooLarge, StorageFull
 from mediavault.storage.writeback import start_writeback
 
 HEAD_BYTES = 256 * 1024  # enough for MIME sniffing and for most image headers
@@ -58,12 +60,25 @@ class BlobWriter:
         if len(self._head) < HEAD_BYTES:
             self._head += chunk[: HEAD_BYTES - len(self._head)]
         self._hash.update(chunk)
-        self._sink.write(chunk)
+        with self._no_space_is_an_answer():
+            self._sink.write(chunk)
 
     def finish(self) -> StagedBlob:
+        with self._no_space_is_an_answer():
+            self._sink.close()  # durable when this returns: fsync, or the completed upload
         self._closed = True
-        self._sink.close()  # durable when this returns: fsync, or the completed upload
         return StagedBlob(self._location, self._hash.hexdigest(), self._size, bytes(self._head))
+
+    @contextmanager
+    def _no_space_is_an_answer(self) -> Iterator[None]:
+        """A full disk drops the upload and says so (503), instead of an internal error."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self.abort()
+            raise StorageFull() from exc
 
     def abort(self) -> None:
         if not self._closed:
