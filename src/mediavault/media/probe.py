@@ -6,10 +6,10 @@ import warnings
 from collections.abc import Callable
 from typing import BinaryIO
 
-import magic
 from PIL import Image, UnidentifiedImageError
 
 from mediavault.domain.models import ContentInfo
+from mediavault.media.sniff import sniff_mime
 
 # Probing reads headers only, so a huge pixel count costs nothing here; thumbnails check it.
 _PROBE_ERRORS = (
@@ -23,20 +23,13 @@ _PROBE_ERRORS = (
 
 def probe(source: Callable[[], BinaryIO], head: bytes, digest: str, size: int) -> ContentInfo:
     """What the bytes are; `source` opens them (a seekable reader, local or remote)."""
-    mime = _sniff_mime(head)
+    mime = sniff_mime(head)
     image = _probe_image(source)
     if image is not None:
         image_mime, width, height, has_alpha = image
         return ContentInfo(digest, size, image_mime or mime, "image", width, height, has_alpha)
     file_type = "image" if mime.startswith("image/") else "non-image"
     return ContentInfo(digest, size, mime, file_type)
-
-
-def _sniff_mime(head: bytes) -> str:
-    if not head:
-        return "application/octet-stream"
-    mime = magic.from_buffer(head, mime=True)
-    return str(mime) if mime else "application/octet-stream"
 
 
 def _probe_image(source: Callable[[], BinaryIO]) -> tuple[str | None, int, int, bool] | None:
