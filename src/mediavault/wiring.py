@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,12 +74,27 @@ def prepare_data_folder(settings: Settings) -> PreparedDataFolder:
     path = settings.private_key_path
     if path.exists():
         return PreparedDataFolder(path.read_text().strip(), key_was_generated=False)
+    return PreparedDataFolder(_create_private_key(path), key_was_generated=True)
+
+
+def _create_private_key(path: Path) -> str:
+    """A new key in `path`, readable by its owner only from the moment the file exists."""
     key = "private_" + secrets.token_urlsafe(24)
-    temp = path.with_suffix(".tmp")
-    temp.write_text(key + "\n")
-    temp.chmod(0o600)
-    temp.replace(path)
-    return PreparedDataFolder(key, key_was_generated=True)
+    # A fresh name each time, so that a temp file left by a crash never blocks the next start.
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    # Mode 0600 at creation, not a chmod after writing, which leaves a moment when the umask's
+    # wider mode lets others open the file. O_EXCL: never write through a planted file or link.
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as out:
+            out.write(key + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return key
 
 
 def read_private_key(settings: Settings) -> str:
