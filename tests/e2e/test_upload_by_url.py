@@ -1,4 +1,10 @@
-"""Upload by URL: streamed from a real HTTP server, with limits and timeouts."""
+"""Upload by URL: streamed from a real HTTP server, with limits and timeouts; and, with the
+default settings, no URL that reaches an inner address (loopback, private, link-local, cloud
+metadata, ...) is ever fetched.
+
+How each check works (resolve once, vet every address, dial only that address, every
+redirect hop) is tested in tests/unit/test_url_fetch_pinning.py, with an injected resolver.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -23,7 +30,10 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
 
 class Origin(BaseHTTPRequestHandler):
+    requests: ClassVar[list[str]] = []  # every path asked for, across the module
+
     def do_GET(self) -> None:
+        self.requests.append(self.path)
         if self.path == "/file.bin":
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -120,3 +130,59 @@ def test_schemes_other_than_http_are_refused(url_server: ServerProcess, tmp_path
         response = upload_url(url_server, url)
         assert response.status_code == 400
         assert "Only http and https" in response.json()["message"]
+
+
+@pytest.fixture(scope="module")
+def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """MEDIAVAULT_URL_UPLOAD_ALLOW_PRIVATE left at its default; a short timeout so that an
+    address that slipped through fails fast with a message the tests do not accept."""
+    data = tmp_path_factory.mktemp("url-default") / "data"
+    env = {"MEDIAVAULT_URL_UPLOAD_TIMEOUT_SECONDS": "2"}
+    server = ServerProcess(data=data, port=free_port(), env=env).start()
+    assert server.settings.url_upload_allow_private is False
+    yield server
+    server.stop()
+
+
+INNER_HOSTS = {
+    "loopback": "127.0.0.1",
+    "loopback by name": "localhost",
+    "loopback, IPv6": "[::1]",
+    "loopback, decimal": "2130706433",
+    "loopback, IPv4-mapped IPv6": "[::ffff:127.0.0.1]",
+    "private 10/8": "10.0.0.1",
+    "private 172.16/12": "172.16.0.1",
+    "private 192.168/16": "192.168.1.1",
+    "private, IPv6 unique local": "[fd00::1]",
+    "cloud metadata": "169.254.169.254",
+    "cloud metadata, IPv6": "[fd00:ec2::254]",
+    "cloud metadata, Oracle": "192.0.0.192",
+    "unspecified": "0.0.0.0",
+    "multicast": "224.0.0.1",
+    "link-local IPv6": "[fe80::1]",
+    "carrier-grade NAT": "100.64.0.1",
+}
+
+
+@pytest.mark.parametrize("host", INNER_HOSTS.values(), ids=INNER_HOSTS.keys())
+def test_each_kind_of_inner_address_is_refused_by_default(
+    default_server: ServerProcess, origin: str, host: str
+) -> None:
+    port = origin.rsplit(":", 1)[1]
+    before = len(Origin.requests)
+    response = upload_url(default_server, f"http://{host}:{port}/file.bin", name="inner.bin")
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "message": "Your request contains invalid file parameter. The file could not be "
+        "downloaded from the URL: the host is not a public address.",
+        "help": "For support kindly contact us at support@imagekit.io .",
+    }
+    # Refused before connecting: the origin listening on 127.0.0.1 heard nothing.
+    assert len(Origin.requests) == before
+    assert staging_count(default_server) == 0
+
+
+def test_a_name_that_does_not_resolve_is_a_clean_400(default_server: ServerProcess) -> None:
+    response = upload_url(default_server, "http://no-such-host.invalid/x.bin", name="none.bin")
+    assert response.status_code == 400
+    assert "the host name does not resolve" in response.json()["message"]
