@@ -107,7 +107,7 @@ def build_library(data: Path, count: int) -> str:
             for start in range(0, len(rows), 20_000):
                 db.execute(sa.insert(table), rows[start : start + 20_000])
         db.exec_driver_sql("ANALYZE")
-    stores.meta.dispose()
+    stores.close()
     return file_rows[len(file_rows) // 2]["id"]
 
 

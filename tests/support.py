@@ -158,5 +158,5 @@ def check_invariants(target: Target) -> None:
     try:
         report = fsck(stores)
     finally:
-        stores.meta.dispose()
+        stores.close()
     assert report.clean, "\n".join(report.problems)

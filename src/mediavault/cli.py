@@ -47,7 +47,7 @@ def open_library(
     except MediaVaultError as exc:
         raise click.ClickException(exc.message) from None
     finally:
-        stores.meta.dispose()
+        stores.close()
 
 
 @click.group()
@@ -187,14 +187,26 @@ def fsck(
 ) -> None:
     """Check every invariant of the library; exit 0 only when it is clean.
 
+    Work that live processes (servers, imports) have in flight is reported as a note.
     --repair removes unreferenced blobs and staging objects and finishes interrupted
-    deletions; it never touches data a version references. Run it while no server writes:
-    a staging object may be an upload in progress.
+    deletions; it never touches data a version references, and refuses (exit code 2) while
+    any other process works on the library, since unreferenced bytes may then be an upload in
+    progress.
     """
     from mediavault.services.fsck import fsck as check
 
     # Not prepared: preparing finishes interrupted work, which would hide it from the check.
     with open_library(data, database_url, blob_url, prepare=False) as stores:
+        others = stores.liveness.others_alive()
+        if repair and others:
+            click.echo(
+                f"fsck --repair refused: {len(others)} other mediavault processes (servers or "
+                "imports) are working on this library, and what looks unreferenced may be "
+                "their uploads in flight. Stop them and run it again; plain `mediavault fsck` "
+                "checks without changing anything.",
+                err=True,
+            )
+            raise SystemExit(2)
         report = check(stores, repair=repair, verify_hashes=not no_hash)
     for line in report.repaired:
         click.echo(f"repaired: {line}")

@@ -50,6 +50,11 @@ class Settings:
     # A client that sends nothing for this long has its upload cancelled: slow clients cannot
     # hold a worker's staging space and memory forever.
     upload_idle_timeout_seconds: int = 60
+    # Cleanup removes staging objects and blob leases this old even when their process may be
+    # alive: far longer than any upload may stay idle, or take to publish.
+    staging_grace_seconds: int = 3600
+    # How often each server process looks for abandoned staging objects, leases, deletions.
+    collect_interval_seconds: int = 300
     max_versions_per_file: int = 100
     thumbnail_size: int = 200
     log_level: str = "info"

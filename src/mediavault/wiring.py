@@ -12,29 +12,35 @@ from urllib.request import url2pathname
 from mediavault.config import Settings
 from mediavault.media.thumbnails import ThumbnailCache
 from mediavault.services.events import EventRecorder
-from mediavault.services.garbage import finish_interrupted_deletions
+from mediavault.services.garbage import collect_abandoned
 from mediavault.services.stores import Stores
 from mediavault.storage.blobs import BlobStore, LocalBlobStore
 from mediavault.storage.database import create_engine, migrate
+from mediavault.storage.liveness import NO_OWNER, liveness_for
 from mediavault.storage.metadata import MetadataStore
 from mediavault.urls import UrlBuilder
 
 
 def build_stores(settings: Settings) -> Stores:
+    """The stores of one process; it registers as a live owner until `Stores.close()`."""
+    engine = create_engine(settings.resolved_database_url)
+    liveness = liveness_for(engine)
     return Stores(
-        meta=MetadataStore(create_engine(settings.resolved_database_url)),
-        blobs=build_blob_store(settings),
+        meta=MetadataStore(engine),
+        blobs=build_blob_store(settings, owner=liveness.owner),
         thumbnails=ThumbnailCache(settings.cache_root, settings.thumbnail_size),
         events=EventRecorder(settings.webhook_urls, UrlBuilder(settings.public_url_endpoint)),
+        liveness=liveness,
         max_versions_per_file=settings.max_versions_per_file,
+        staging_grace_ms=settings.staging_grace_seconds * 1000,
     )
 
 
-def build_blob_store(settings: Settings) -> BlobStore:
+def build_blob_store(settings: Settings, owner: int = NO_OWNER) -> BlobStore:
     url = settings.resolved_blob_url
     scheme = urlsplit(url).scheme
     if scheme == "file":
-        return LocalBlobStore(Path(url2pathname(urlsplit(url).path)))
+        return LocalBlobStore(Path(url2pathname(urlsplit(url).path)), owner=owner)
     if scheme == "s3":
         from mediavault.storage.s3_blobs import S3BlobStore
 
@@ -44,6 +50,7 @@ def build_blob_store(settings: Settings) -> BlobStore:
             region=settings.s3_region,
             access_key_id=settings.aws_access_key_id,
             secret_access_key=settings.aws_secret_access_key,
+            owner=owner,
         )
     raise ValueError(f"unsupported blob URL {url!r}: use file:///path or s3://bucket/prefix")
 
@@ -57,18 +64,21 @@ class PreparedDataFolder:
 def prepare_data_folder(settings: Settings) -> PreparedDataFolder:
     """Everything that must happen once, before any worker serves: run it in one process.
 
-    Creates the data folder, applies migrations, removes staging objects and finishes blob
-    deletions a crash interrupted, and makes sure there is a private key. With several hosts,
-    run it (`mediavault migrate`) once before starting them.
+    Creates the data folder, applies migrations, removes what provably abandoned work left
+    (never what another live process is doing: see mediavault.services.garbage), and makes
+    sure there is a private key. Safe to run while servers are up.
     """
     settings.data.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)  # before anything else reads the tables it may create
+    finally:
+        engine.dispose()
     stores = build_stores(settings)
     try:
-        migrate(stores.meta.engine)
-        stores.blobs.clear_staging()
-        finish_interrupted_deletions(stores)
+        collect_abandoned(stores)
     finally:
-        stores.meta.dispose()
+        stores.close()
     if settings.private_key:
         return PreparedDataFolder(settings.private_key, key_was_generated=False)
     path = settings.private_key_path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,11 @@ S3 = os.environ.get("MEDIAVAULT_TEST_BLOB_URL")
     params=["local", pytest.param("s3", marks=pytest.mark.skipif(not S3, reason="no S3"))]
 )
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    if request.param == "local":
+    return owned_store(request, tmp_path, owner=0)
+
+
+def owned_store(request: pytest.FixtureRequest, tmp_path: Path, owner: int) -> BlobStore:
+    if request.node.callspec.params["store"] == "local":
         settings = Settings.from_env({}, data=tmp_path)
     else:
         settings = Settings.from_env(
@@ -33,7 +38,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
             },
             data=tmp_path,
         )
-    return build_blob_store(settings)
+    return build_blob_store(settings, owner=owner)
 
 
 def stage(store: BlobStore, content: bytes, chunk: int = 7):
@@ -96,12 +101,21 @@ def test_an_oversized_stream_is_aborted_and_leaves_nothing(store: BlobStore) -> 
     assert store.staging_count() == 0
 
 
-def test_clear_staging_removes_leftovers(store: BlobStore) -> None:
-    leftover = store.stage(100)
-    leftover.write(b"interrupted")
-    stage(store, b"finished but never published")
-    store.clear_staging()
-    assert store.staging_count() == 0
+def test_staging_objects_name_their_owner_and_can_be_removed_one_by_one(
+    store: BlobStore, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    mine = owned_store(request, tmp_path, owner=4242)
+    started = time.time() * 1000
+    finished = stage(mine, b"finished but never published")
+    listed = {x.location: x for x in mine.staging_objects()}
+    assert set(listed) == {finished.location}
+    assert listed[finished.location].owner == 4242
+    # Object stores keep whole seconds: allow for the rounding.
+    assert started - 2000 <= listed[finished.location].modified_ms <= time.time() * 1000 + 2000
+    mine.remove_staging(finished.location)
+    assert list(mine.staging_objects()) == [] and mine.staging_count() == 0
+    with pytest.raises(ValueError):
+        mine.remove_staging("sha256/00/00/" + "0" * 64)  # never anything but staging
 
 
 def test_blobs_beyond_a_server_side_copy_are_published_by_streaming(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from mediavault.config import Settings
+from mediavault.domain.models import Version
 from mediavault.domain.versioning import DetailsUpdate, UploadOptions
 from mediavault.errors import (
     AssetNotFound,
@@ -17,18 +20,24 @@ from mediavault.errors import (
     FileNotFound,
     VersionLimitReached,
     VersionNotFound,
+    WriteConflict,
 )
 from mediavault.media.probe import probe
 from mediavault.services import files, uploads, versions
-from mediavault.services.garbage import collecting_garbage, finish_interrupted_deletions
+from mediavault.services.garbage import collect_abandoned, collecting_garbage
 from mediavault.services.stores import Stores
+from mediavault.storage.blob_queries import BlobLease
+from mediavault.storage.blobs import StagedBlob
 from mediavault.storage.database import migrate
 from mediavault.storage.lookups import Lookups, through_connection
+from mediavault.storage.metadata import Transaction
 from mediavault.wiring import build_stores
 from tests.backends import backend_env
 from tests.support import blob_files, check_invariants, staging_count
 
 SAME_PATH = UploadOptions(use_unique_file_name=False)
+FAR = 2**62  # a lease that does not expire during a test
+DEAD_OWNER = 1  # no process registers as owner 1 in these tests' fresh libraries
 
 
 @pytest.fixture
@@ -41,7 +50,7 @@ def stores(settings: Settings) -> Iterator[Stores]:
     built = build_stores(settings)
     migrate(built.meta.engine)
     yield built
-    built.meta.dispose()
+    built.close()
 
 
 @pytest.fixture
@@ -172,18 +181,111 @@ def test_a_failed_transaction_deletes_no_blob(stores: Stores, put, settings: Set
     check_invariants(settings)
 
 
-def test_deletions_a_crash_interrupted_are_finished(
+def test_what_a_dead_process_left_is_collected(stores: Stores, put, settings: Settings) -> None:
+    doomed = put(b"unreferenced", name="gone.txt")
+    other = build_stores(settings)  # another process on the same library
+    with other.meta.write() as tx:  # its phase one committed, phase two never ran
+        tx.mark_unreferenced_blobs(tx.delete_files([doomed.file.id]), other.liveness.owner, FAR)
+    leftover = other.blobs.stage(100)
+    leftover.write(b"an upload that never got its version")
+    leftover.finish()  # (an object store lists an object only once its upload completed)
+    assert collect_abandoned(stores).blobs == 0  # alive: its work is left alone
+    assert doomed.version.content.digest in blob_files(settings)
+    assert staging_count(settings) == 1
+    other.close()  # the process dies
+    collected = collect_abandoned(stores)
+    assert (collected.blobs, collected.staging) == (1, 1)
+    assert blob_files(settings) == {} and staging_count(settings) == 0
+    check_invariants(settings)
+
+
+def test_an_expired_deletion_lease_or_staging_grace_ends_the_wait(
     stores: Stores, put, settings: Settings
 ) -> None:
     doomed = put(b"unreferenced", name="gone.txt")
-    with stores.meta.write() as tx:  # phase one committed, phase two never ran
-        tx.mark_unreferenced_blobs(tx.delete_files([doomed.file.id]))
-    assert doomed.version.content.digest in blob_files(settings)
-    leftover = stores.blobs.stage(100)
-    leftover.write(b"half an upload")
-    finish_interrupted_deletions(stores)
-    stores.blobs.clear_staging()
-    assert blob_files(settings) == {}
+    other = build_stores(settings)
+    try:
+        with other.meta.write() as tx:
+            tx.mark_unreferenced_blobs(tx.delete_files([doomed.file.id]), other.liveness.owner, 1)
+        stalled = other.blobs.stage(100)
+        stalled.write(b"an upload that stalled before its version")
+        stalled.finish()
+        impatient = dataclasses.replace(stores, staging_grace_ms=0)
+        time.sleep(0.01)
+        collected = collect_abandoned(impatient)
+        assert (collected.blobs, collected.staging) == (1, 1)
+    finally:
+        other.close()
+    check_invariants(settings)
+
+
+def test_a_lease_keeps_bytes_that_a_concurrent_deletion_wants(
+    stores: Stores, put, settings: Settings
+) -> None:
+    first = put(b"shared bytes", name="a.txt")
+    digest = first.version.content.digest
+    lease = BlobLease("l" * 32, digest, stores.liveness.owner, FAR)
+    with stores.meta.write() as tx:  # an upload of the same bytes leased them ...
+        assert tx.lease_blob(lease, 12, 1) is False
+    files.delete_file(stores, first.file.id)  # ... when the last version using them went
+    assert digest in blob_files(settings)
+    assert collect_abandoned(stores).blobs == 0  # the lease's owner lives
+    with stores.meta.write() as tx:  # the upload commits its version
+        assert tx.claim_blob(digest, 12, 2, lease.id) is True
+    assert blob_files(settings) == {digest: 12}
+    again = put(b"shared bytes", name="b.txt")
+    assert again.version.content.digest == digest
+    check_invariants(settings)
+
+
+def test_a_conflict_after_the_commit_does_not_undo_a_delete(
+    stores: Stores, put, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    item = put(b"delete me", name="a.txt")
+    calls = []
+
+    def conflicting_delete(digest: str) -> None:
+        calls.append(digest)
+        raise WriteConflict()
+
+    monkeypatch.setattr(stores.blobs, "delete", conflicting_delete)
+    files.delete_file(stores, item.file.id)  # no exception: the delete was committed
+    assert len(calls) == 1  # and it was not run again by the retry
+    with pytest.raises(FileNotFound):
+        files.get_details(stores, item.file.id)
+    monkeypatch.undo()
+    assert item.version.content.digest in blob_files(settings)  # the collector's, later
+    with stores.meta.write() as tx:  # as if the deletion lease had run out
+        tx.mark_unreferenced_blobs([], stores.liveness.owner, 0)
+        tx._db.exec_driver_sql("UPDATE blobs SET marked_until = 0")
+    assert collect_abandoned(stores).blobs == 1
+    check_invariants(settings)
+
+
+def test_a_retried_upload_transaction_publishes_once(
+    stores: Stores, put, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published = []
+    publish = stores.blobs.publish
+
+    def counting_publish(staged: StagedBlob, overwrite: bool) -> None:
+        published.append(staged.digest)
+        publish(staged, overwrite)
+
+    monkeypatch.setattr(stores.blobs, "publish", counting_publish)
+    insert_version = Transaction.insert_version
+    conflicts = [WriteConflict()]
+
+    def insert_losing_one_race(tx: Transaction, version: Version) -> None:
+        if conflicts:
+            raise conflicts.pop()
+        insert_version(tx, version)
+
+    monkeypatch.setattr(Transaction, "insert_version", insert_losing_one_race)
+    stored = put(b"retried", name="r.txt")
+    assert conflicts == [] and published == [stored.version.content.digest]
+    monkeypatch.undo()
+    assert files.get_details(stores, stored.file.id).version.content.size == 7
     check_invariants(settings)
 
 
@@ -193,11 +295,11 @@ def test_an_upload_rewrites_bytes_whose_deletion_was_under_way(
     first = put(b"same bytes", name="a.txt")
     digest = first.version.content.digest
     with stores.meta.write() as tx:
-        tx.mark_unreferenced_blobs(tx.delete_files([first.file.id]))
+        tx.mark_unreferenced_blobs(tx.delete_files([first.file.id]), DEAD_OWNER, FAR)
     stores.blobs.delete(digest)  # the crash came after the bytes went, before the row did
     again = put(b"same bytes", name="b.txt")
     assert again.version.content.digest == digest
-    finish_interrupted_deletions(stores)  # the row is live again: nothing is deleted
+    collect_abandoned(stores)  # the row is live again: nothing is deleted
     assert blob_files(settings) == {digest: 10}
     check_invariants(settings)
 

@@ -61,7 +61,7 @@ def test_any_sequence_of_operations_matches_the_model(ops: list[tuple[str, int]]
             run(stores, ops)
             check_invariants(config)
         finally:
-            stores.meta.dispose()
+            stores.close()
 
 
 def run(stores: Stores, ops: list[tuple[str, int]]) -> None:

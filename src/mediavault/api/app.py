@@ -29,6 +29,7 @@ from mediavault.api.routes import (
     versions,
 )
 from mediavault.config import Settings
+from mediavault.services.collector import Collector
 from mediavault.services.webhook_sender import WebhookSender
 from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores, read_private_key
@@ -55,11 +56,13 @@ def create_app(settings: Settings) -> ASGIApp:
     sender = WebhookSender(stores.meta, settings.webhook_secret, settings.webhook_retry_hours)
     background: list[asyncio.Task[None]] = []
 
-    async def start_webhooks() -> None:
+    async def start_background() -> None:
         if stores.events.enabled:
             background.append(asyncio.create_task(sender.run()))
+        collector = Collector(stores, settings.collect_interval_seconds)
+        background.append(asyncio.create_task(collector.run()))
 
-    async def stop_webhooks() -> None:
+    async def stop_background() -> None:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
@@ -88,8 +91,8 @@ def create_app(settings: Settings) -> ASGIApp:
             components=openapi.COMPONENTS,
             security=openapi.SECURITY,
         ),
-        on_startup=[start_webhooks],
-        on_shutdown=[stop_webhooks, stores.meta.dispose],
+        on_startup=[start_background],
+        on_shutdown=[stop_background, stores.close],
         debug=False,
     )
     document = app.openapi_schema

@@ -26,3 +26,7 @@ def is_object_id(value: str) -> bool:
 def new_version_token() -> str:
     """The 32-character token of a version URL (`?ik-obj-version=`); opaque, not the id."""
     return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(32))
+
+
+def new_lease_id() -> str:
+    return secrets.token_hex(16)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from mediavault.services.garbage import finish_deletions, finish_interrupted_deletions
+from mediavault.services.clock import now_ms
+from mediavault.services.garbage import collect_abandoned, collecting_garbage
 from mediavault.services.stores import Stores
 
 
@@ -29,7 +30,7 @@ class FsckReport:
 
 def fsck(stores: Stores, repair: bool = False, verify_hashes: bool = True) -> FsckReport:
     """Check the library; with `repair`, remove the garbage first, then check what remains."""
-    repaired = _repair(stores) if repair else []
+    repaired = repair_library(stores) if repair else []
     report = _check(stores, verify_hashes)
     report.repaired = repaired
     return report
@@ -37,16 +38,30 @@ def fsck(stores: Stores, repair: bool = False, verify_hashes: bool = True) -> Fs
 
 def _check(stores: Stores, verify_hashes: bool) -> FsckReport:
     report = FsckReport()
+    now = now_ms()
+    alive = stores.liveness.is_alive
     with stores.meta.read() as tx:
         for check, rows in tx.invariant_violations().items():
             for row in rows:
                 report.problems.append(f"{check}: {', '.join(str(v) for v in row)}")
         recorded = tx.recorded_blobs()
         referenced = tx.referenced_blobs()
-        marked = tx.blobs_marked_for_deletion()
+        unfinished = tx.unfinished_blobs()
+        leases = tx.blob_leases()
         given_up = tx.given_up_event_count()
-    for digest in marked:
-        report.problems.append(f"blob upload or deletion interrupted: {digest}")
+    # Work another live process is doing is reported, never counted against the library.
+    live_leases = [x for x in leases if x.expires_at >= now and alive(x.owner)]
+    in_flight = {x.digest for x in live_leases} | {
+        b.digest
+        for b in unfinished
+        if b.state == "deleting" and (b.marked_until or 0) >= now and alive(b.marked_by or 0)
+    }
+    for lease in leases:
+        if lease not in live_leases:
+            report.problems.append(f"blob lease of an abandoned upload: {lease.digest}")
+    for blob in unfinished:
+        if blob.digest not in in_flight:
+            report.problems.append(f"blob upload or deletion interrupted: {blob.digest}")
     stored = dict(stores.blobs.digests())
     for digest in sorted(referenced):
         size = stored.get(digest)
@@ -56,37 +71,55 @@ def _check(stores: Stores, verify_hashes: bool) -> FsckReport:
             report.problems.append(f"blob {digest} has {size} bytes, not {recorded.get(digest)}")
         elif verify_hashes and _sha256(stores, digest) != digest:
             report.problems.append(f"blob {digest} is corrupt: its bytes hash differently")
-    for digest in sorted((set(stored) | set(recorded)) - referenced):
-        report.problems.append(f"blob nothing references: {digest}")
-    staging = stores.blobs.staging_count()
-    if staging:
-        report.problems.append(f"{staging} staging objects left by interrupted uploads")
+    unfinished_digests = {b.digest for b in unfinished}
+    for digest in sorted((set(stored) | set(recorded)) - referenced - unfinished_digests):
+        if digest not in in_flight:
+            report.problems.append(f"blob nothing references: {digest}")
+    staged = list(stores.blobs.staging_objects())
+    abandoned = [x for x in staged if _abandoned_staging(stores, x.owner, x.modified_ms, now)]
+    if abandoned:
+        report.problems.append(f"{len(abandoned)} staging objects left by interrupted uploads")
+    if in_flight or len(staged) > len(abandoned):
+        report.notes.append(
+            f"work in flight in live processes: {len(staged) - len(abandoned)} staging "
+            f"objects, {len(in_flight)} blobs being uploaded or deleted"
+        )
     if given_up:
         report.notes.append(f"{given_up} webhook events were given up after their retries")
     return report
 
 
-def _repair(stores: Stores) -> list[str]:
-    """Remove what nothing references; referenced rows and bytes are never touched."""
+def _abandoned_staging(stores: Stores, owner: int, modified_ms: int, now: int) -> bool:
+    if modified_ms < now - stores.staging_grace_ms:
+        return True
+    return owner != 0 and not stores.liveness.is_alive(owner)
+
+
+def repair_library(stores: Stores) -> list[str]:
+    """Remove what nothing references; referenced rows and bytes are never touched.
+
+    Only while no other process works on the library (the CLI checks it first): then
+    nothing unreferenced can be an upload in flight.
+    """
     done = []
-    finish_interrupted_deletions(stores)
-    with stores.meta.write() as tx:
+    collected = collect_abandoned(stores)
+    with collecting_garbage(stores) as garbage, stores.meta.write() as tx:
         recorded = tx.recorded_blobs()
-        referenced = tx.referenced_blobs()
         # Rows first, through the same locked two-phase path as any deletion.
-        marked = tx.mark_unreferenced_blobs(set(recorded) - referenced)
-    finish_deletions(stores, marked)
-    # Bytes with no row at all: every upload reserves its row before publishing, so these
-    # were left by a transaction that failed after publishing.
-    unrecorded = [d for d, _ in stores.blobs.digests() if d not in recorded]
+        garbage.collect(tx, set(recorded) - tx.referenced_blobs())
+        known = set(recorded) | {b.digest for b in tx.unfinished_blobs()}
+    # Bytes with no row at all: left by an upload that died between publishing and recording
+    # a row of the old layout, or restored from a backup of the blobs alone.
+    unrecorded = [d for d, _ in stores.blobs.digests() if d not in known]
     for digest in unrecorded:
         stores.blobs.delete(digest)
-    if marked or unrecorded:
-        done.append(f"removed {len(marked) + len(unrecorded)} unreferenced blobs")
-    staging = stores.blobs.staging_count()
-    if staging:
-        stores.blobs.clear_staging()
-        done.append(f"removed {staging} staging objects")
+    blobs = collected.blobs + len(garbage.marked) + len(unrecorded)
+    if blobs:
+        done.append(f"removed {blobs} unreferenced blobs")
+    if collected.leases:
+        done.append(f"released {collected.leases} leases of abandoned uploads")
+    if collected.staging:
+        done.append(f"removed {collected.staging} staging objects")
     return done
 
 

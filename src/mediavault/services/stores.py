@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mediavault.media.thumbnails import ThumbnailCache
 from mediavault.services.events import EventRecorder
 from mediavault.storage.blobs import BlobStore
+from mediavault.storage.liveness import Liveness
 from mediavault.storage.metadata import MetadataStore
 
 
@@ -16,4 +17,12 @@ class Stores:
     blobs: BlobStore
     thumbnails: ThumbnailCache
     events: EventRecorder
+    # Which processes sharing the library are alive; this process's owner number is in it.
+    liveness: Liveness
     max_versions_per_file: int = 100
+    # Staging objects and blob leases older than this are abandoned whoever owns them.
+    staging_grace_ms: int = 3_600_000
+
+    def close(self) -> None:
+        self.meta.dispose()
+        self.liveness.close()

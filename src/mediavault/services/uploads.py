@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from msgspec.structs import replace
 
 from mediavault.domain import names
 from mediavault.domain.custom_metadata import checked_values, with_required_defaults
-from mediavault.domain.ids import new_object_id, new_version_token
+from mediavault.domain.ids import new_lease_id, new_object_id, new_version_token
 from mediavault.domain.models import ContentInfo, File, FileVersion, Version
 from mediavault.domain.versioning import (
     UploadOptions,
@@ -17,12 +18,16 @@ from mediavault.domain.versioning import (
     metadata_for_upload,
     next_version_number,
 )
+from mediavault.errors import StorageUnavailable
 from mediavault.services.clock import now_ms
 from mediavault.services.garbage import finish_deletions
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
+from mediavault.storage.blob_queries import BlobLease
 from mediavault.storage.blobs import StagedBlob
 from mediavault.storage.metadata import Transaction
+
+log = logging.getLogger("mediavault.uploads")
 
 
 @dataclass(frozen=True)
@@ -40,33 +45,49 @@ def upload(
 ) -> FileVersion:
     """Store the staged bytes as a new file or as the next version of an existing one.
 
-    The staged blob is published inside the transaction, after its row is claimed, so a
-    concurrent deletion of the same content cannot remove the bytes this version points at.
+    Three steps, so that no transaction waits for bytes to move: a short transaction leases
+    the blob (no deletion may remove it from then on), the bytes are published outside any
+    transaction (content-addressed, so publishing twice is harmless), and a short
+    transaction records the version and returns the lease.
     """
     name = names.sanitize_file_name(target.file_name)
     folder_path = names.normalize_folder(target.folder)
+    lease = BlobLease(
+        new_lease_id(), content.digest, stores.liveness.owner, now_ms() + stores.staging_grace_ms
+    )
     try:
         with stores.meta.write() as tx:
-            tx.reserve_blob(content.digest, content.size, now_ms())
-        return _store(stores, staged, content, name, folder_path, options)
+            rewrite = tx.lease_blob(lease, content.size, now_ms())
+        stores.blobs.publish(staged, overwrite=rewrite)
+        return _store(stores, content, name, folder_path, options, lease.id)
     except BaseException:
-        # A refused or failed upload leaves nothing: not its reservation, nor bytes it may
-        # have published before its transaction failed (both only if nothing uses them).
-        finish_deletions(stores, [content.digest])
+        # A refused or failed upload leaves nothing: not its lease, nor bytes it published
+        # (if nothing else uses them). Should this fail too, the collector finds both.
+        _give_back(stores, lease)
         raise
     finally:
         stores.blobs.discard(staged)
 
 
+def _give_back(stores: Stores, lease: BlobLease) -> None:
+    try:
+        with stores.meta.write() as tx:
+            tx.release_lease(lease.id)
+        finish_deletions(stores, [lease.digest])
+    except Exception:
+        log.warning("could not release the blob lease of a failed upload", exc_info=True)
+
+
 @retry_on_conflict
 def _store(
     stores: Stores,
-    staged: StagedBlob,
     content: ContentInfo,
     name: str,
     folder_path: str,
     options: UploadOptions,
+    lease_id: str,
 ) -> FileVersion:
+    """The version's transaction: only metadata, so a conflict may safely run it again."""
     with stores.meta.write() as tx:
         now = now_ms()
         if options.use_unique_file_name:
@@ -85,8 +106,8 @@ def _store(
         metadata = result.version.metadata
         custom = with_required_defaults(metadata.custom_metadata or {}, fields)
         version = replace(result.version, metadata=replace(metadata, custom_metadata=custom))
-        replace_bytes = tx.claim_blob(content.digest, content.size, now)
-        stores.blobs.publish(staged, overwrite=replace_bytes)
+        if not tx.claim_blob(content.digest, content.size, now, lease_id):
+            _ensure_bytes_survived(stores, content)
         tx.insert_version(version)
         stored = FileVersion(result.file, version)
         if existing is None:
@@ -94,6 +115,14 @@ def _store(
         else:
             stores.events.version_created(tx, stored, now)
         return stored
+
+
+def _ensure_bytes_survived(stores: Stores, content: ContentInfo) -> None:
+    """The lease was collected (the upload outlived the grace period): are the bytes there?"""
+    if stores.blobs.size(content.digest) != content.size:
+        raise StorageUnavailable(
+            "The upload took longer than the staging grace period allows; please retry."
+        )
 
 
 def _create_file(

@@ -25,6 +25,25 @@ HEAD_BYTES = 256 * 1024  # enough for MIME sniffing and for most image headers
 
 
 @dataclass(frozen=True)
+class StagingObject:
+    """A staging object as listed by its store: whose it is and when it last changed."""
+
+    location: str
+    owner: int  # the liveness owner number of the process that staged it (0: unknown)
+    modified_ms: int
+
+
+def staging_name(owner: int) -> str:
+    # The owner comes first so cleanup can ask whether the process that wrote it still lives.
+    return f"{owner}-{secrets.token_hex(16)}"
+
+
+def staging_owner(name: str) -> int:
+    owner, _, rest = name.partition("-")
+    return int(owner) if owner.isdigit() and rest else 0
+
+
+@dataclass(frozen=True)
 class StagedBlob:
     location: str  # where the store keeps it until it is published: a path or a key
     digest: str
@@ -119,11 +138,14 @@ class BlobStore(Protocol):
     def digests(self) -> Iterator[tuple[str, int]]:
         """Every stored blob with its size."""
 
-    def clear_staging(self) -> None:
-        """Remove staging objects left by requests a crash interrupted."""
+    def staging_objects(self) -> Iterator[StagingObject]:
+        """Every staging object: uploads in flight, and leftovers of interrupted ones."""
+
+    def remove_staging(self, location: str) -> None:
+        """Remove one staging object (cleanup decides which: mediavault.services.garbage)."""
 
     def staging_count(self) -> int:
-        """How many staging objects exist (uploads in flight, or leftovers)."""
+        """How many staging objects exist."""
 
 
 def blob_key(digest: str) -> str:
@@ -163,14 +185,15 @@ class _FileSink:
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner: int = 0) -> None:
         self.root = root
+        self._owner = owner
         self._staging = root / ".staging"
         (root / "sha256").mkdir(parents=True, exist_ok=True)
         self._staging.mkdir(parents=True, exist_ok=True)
 
     def stage(self, max_bytes: int) -> BlobWriter:
-        path = self._staging / secrets.token_hex(16)
+        path = self._staging / staging_name(self._owner)
         return BlobWriter(str(path), _FileSink(path), max_bytes, self)
 
     def publish(self, staged: StagedBlob, overwrite: bool) -> None:
@@ -221,7 +244,20 @@ class LocalBlobStore:
             if path.is_file():
                 yield path.name, path.stat().st_size
 
+    def staging_objects(self) -> Iterator[StagingObject]:
+        for path in self._staging.iterdir():
+            modified = _mtime_ms_or_none(path)
+            if modified is not None:  # gone in between: published or discarded
+                yield StagingObject(str(path), staging_owner(path.name), modified)
+
+    def remove_staging(self, location: str) -> None:
+        path = Path(location)
+        if path.parent != self._staging:
+            raise ValueError(f"not a staging object of this store: {location!r}")
+        path.unlink(missing_ok=True)
+
     def clear_staging(self) -> None:
+        """Remove every staging object: only for a store no other process uses (an export)."""
         for leftover in self._staging.iterdir():
             leftover.unlink(missing_ok=True)
 
@@ -230,6 +266,13 @@ class LocalBlobStore:
 
     def _path(self, digest: str) -> Path:
         return self.root / blob_key(digest)
+
+
+def _mtime_ms_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns // 1_000_000
+    except FileNotFoundError:
+        return None
 
 
 def _size_or_none(path: Path) -> int | None:

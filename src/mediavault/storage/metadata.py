@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from mediavault.domain.models import File, Version, VersionMetadata
 from mediavault.errors import WriteConflict
+from mediavault.storage.blob_queries import BlobQueries
 from mediavault.storage.database import reader, single_statement_reader
-from mediavault.storage.dialects import insert_ignoring_duplicates
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
@@ -26,7 +26,7 @@ from mediavault.storage.listing import ListingQueries
 from mediavault.storage.lookups import Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.rows import file_from, version_from
-from mediavault.storage.tables import blobs, files, version_tags, versions
+from mediavault.storage.tables import files, version_tags, versions
 from mediavault.storage.transfer_queries import TransferQueries
 
 
@@ -75,7 +75,13 @@ class MetadataStore:
 
 
 class Transaction(
-    FolderQueries, ListingQueries, FieldQueries, OutboxQueries, TransferQueries, FsckQueries
+    BlobQueries,
+    FolderQueries,
+    ListingQueries,
+    FieldQueries,
+    OutboxQueries,
+    TransferQueries,
+    FsckQueries,
 ):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
@@ -240,78 +246,6 @@ class Transaction(
 
     def delete_version(self, version_id: str) -> None:
         self._db.execute(sa.delete(versions).where(versions.c.id == version_id))
-
-    # -- blobs ---------------------------------------------------------------------------------
-
-    def reserve_blob(self, digest: str, size: int, now: int) -> None:
-        """Record, in a transaction of its own, that these bytes are about to be published.
-
-        If the upload dies before its transaction commits, the `pending` row tells recovery
-        which object to remove, without scanning the store for orphans.
-        """
-        self._db.execute(
-            insert_ignoring_duplicates(self._db, blobs, ["digest"]).values(
-                digest=digest, size=size, created_at=now, state="pending"
-            )
-        )
-
-    def claim_blob(self, digest: str, size: int, now: int) -> bool:
-        """Record the blob, or lock its row, before a version starts to reference it.
-
-        Returns True when the stored bytes must be replaced: the row was marked for deletion,
-        so the object may be deleted (or half gone) and cannot be trusted. The row lock, held
-        until commit, keeps a deletion from finishing in between.
-        """
-        row = self._db.execute(
-            sa.select(blobs.c.state).where(blobs.c.digest == digest).with_for_update()
-        ).first()
-        if row is None:
-            self._db.execute(
-                sa.insert(blobs).values(digest=digest, size=size, created_at=now, state="live")
-            )
-            return False
-        if row.state == "live":
-            return False
-        self._db.execute(sa.update(blobs).where(blobs.c.digest == digest).values(state="live"))
-        # A pending blob's bytes are whole if present (publishing is atomic); a deleting one's
-        # may be going: rewrite them.
-        return bool(row.state == "deleting")
-
-    def mark_unreferenced_blobs(self, digests: Iterable[str]) -> list[str]:
-        """Mark for deletion the given blobs that no version references any more."""
-        marked = []
-        for digest in sorted(set(digests)):
-            if self._unreferenced_blob_locked(digest, state="live"):
-                self._db.execute(
-                    sa.update(blobs).where(blobs.c.digest == digest).values(state="deleting")
-                )
-                marked.append(digest)
-        return marked
-
-    def lock_blob_for_deletion(self, digest: str) -> bool:
-        """Lock a marked (or abandoned pending) blob's row; True when it may go."""
-        return self._unreferenced_blob_locked(digest, state="deleting") or (
-            self._unreferenced_blob_locked(digest, state="pending")
-        )
-
-    def forget_blob(self, digest: str) -> None:
-        self._db.execute(sa.delete(blobs).where(blobs.c.digest == digest))
-
-    def blobs_marked_for_deletion(self) -> list[str]:
-        """Blobs whose deletion, or whose upload, a crash may have interrupted."""
-        query = sa.select(blobs.c.digest).where(blobs.c.state.in_(["deleting", "pending"]))
-        return list(self._db.scalars(query))
-
-    def _unreferenced_blob_locked(self, digest: str, state: str) -> bool:
-        row = self._db.execute(
-            sa.select(blobs.c.state).where(blobs.c.digest == digest).with_for_update()
-        ).first()
-        if row is None or row.state != state:
-            return False
-        referenced = self._db.execute(
-            sa.select(versions.c.id).where(versions.c.blob_digest == digest).limit(1)
-        ).first()
-        return referenced is None
 
 
 def _metadata_columns(meta: VersionMetadata) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import secrets
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
@@ -19,7 +18,14 @@ from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import S3Store
 
 from mediavault.errors import BlobMissing, StorageUnavailable
-from mediavault.storage.blobs import BlobWriter, StagedBlob, blob_key
+from mediavault.storage.blobs import (
+    BlobWriter,
+    StagedBlob,
+    StagingObject,
+    blob_key,
+    staging_name,
+    staging_owner,
+)
 
 # Parts of 8 MiB, four in flight: about 40 MB per upload at most, whatever its size.
 PART_BYTES = 8 * 1024 * 1024
@@ -38,7 +44,9 @@ class S3BlobStore:
         region: str,
         access_key_id: str | None,
         secret_access_key: str | None,
+        owner: int = 0,
     ) -> None:
+        self._owner = owner
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc:
             raise ValueError(f"an S3 blob URL looks like s3://bucket/prefix, not {url!r}")
@@ -57,7 +65,7 @@ class S3BlobStore:
         )
 
     def stage(self, max_bytes: int) -> BlobWriter:
-        key = f"staging/{secrets.token_hex(16)}"
+        key = f"staging/{staging_name(self._owner)}"
         sink = obstore.open_writer(
             self._store, key, buffer_size=PART_BYTES, max_concurrency=PARTS_IN_FLIGHT
         )
@@ -138,10 +146,19 @@ class S3BlobStore:
             for meta in batch:
                 yield meta["path"].rsplit("/", 1)[-1], meta["size"]
 
-    def clear_staging(self) -> None:
+    def staging_objects(self) -> Iterator[StagingObject]:
+        # Multipart uploads still in progress are not objects yet and are not listed: a
+        # lifecycle rule (AbortIncompleteMultipartUpload) is what removes abandoned ones.
         for batch in obstore.list(self._store, "staging/"):
             for meta in batch:
-                self.discard(StagedBlob(meta["path"], "", 0, b""))
+                name = meta["path"].rsplit("/", 1)[-1]
+                modified = int(meta["last_modified"].timestamp() * 1000)
+                yield StagingObject(meta["path"], staging_owner(name), modified)
+
+    def remove_staging(self, location: str) -> None:
+        if not location.startswith("staging/"):
+            raise ValueError(f"not a staging object of this store: {location!r}")
+        self.discard(StagedBlob(location, "", 0, b""))
 
     def staging_count(self) -> int:
         return sum(len(batch) for batch in obstore.list(self._store, "staging/"))

@@ -36,6 +36,22 @@ blobs = sa.Table(
     # "live"; "pending": being uploaded, not yet referenced (an abandoned one is removed at
     # start); "deleting": unreferenced, its bytes about to go (or gone, after a crash).
     sa.Column("state", sa.String(8), nullable=False, server_default="live"),
+    # While "deleting": the process that marked it finishes the deletion; others step in only
+    # once it is gone (mediavault.storage.liveness) or this moment (ms) has passed.
+    sa.Column("marked_by", sa.Integer),
+    sa.Column("marked_until", sa.BigInteger),
+)
+
+# An upload's claim on a blob between publishing its bytes and committing the version that
+# references them: no deletion may remove bytes that carry a lease.
+blob_leases = sa.Table(
+    "blob_leases",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("owner", sa.Integer, nullable=False),  # liveness owner number of the uploader
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "digest"),
 )
 
 versions = sa.Table(

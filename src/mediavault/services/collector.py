@@ -1,0 +1,31 @@
+"""The periodic collector: every server process removes, now and then, what abandoned work
+left (mediavault.services.garbage.collect_abandoned), so that a crash elsewhere, or a failed
+post-commit deletion, does not leave garbage until the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from anyio import to_thread
+
+from mediavault.services.garbage import collect_abandoned
+from mediavault.services.stores import Stores
+
+log = logging.getLogger("mediavault.garbage")
+
+
+class Collector:
+    def __init__(self, stores: Stores, interval_seconds: float) -> None:
+        self._stores = stores
+        self._interval = interval_seconds
+
+    async def run(self) -> None:
+        while True:
+            # Jittered, so that many workers started together do not all collect at once.
+            await asyncio.sleep(self._interval * random.uniform(0.5, 1.5))
+            try:
+                await to_thread.run_sync(collect_abandoned, self._stores)
+            except Exception:  # the next round tries again
+                log.warning("collecting abandoned work failed", exc_info=True)
