@@ -47,6 +47,13 @@ class Settings:
     max_upload_bytes: int = 25 * 1024**3
     # Non-file form fields (tags, customMetadata, ...) are small; this bounds memory per request.
     max_field_bytes: int = 1024 * 1024
+    # ...and few: an upload has about 20 documented fields, so 100 parts leave room for any
+    # SDK's extras while a body of a million tiny parts is refused at the 101st.
+    max_fields: int = 100
+    # All non-file fields together, part headers included: without it, 100 fields of 1 MiB
+    # each would still hold 100 MiB per request. 2 MiB fits the largest single field and the
+    # rest of a real form several times over.
+    max_fields_total_bytes: int = 2 * 1024 * 1024
     # A client that sends nothing for this long has its upload cancelled: slow clients cannot
     # hold a worker's staging space and memory forever.
     upload_idle_timeout_seconds: int = 60

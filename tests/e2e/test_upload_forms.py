@@ -133,3 +133,77 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(server: ServerProce
     assert staging_count(server) == 0
     assert blob_files(server) == before
     assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+
+
+HELP = "For support kindly contact us at support@imagekit.io ."
+TOO_MANY = "Your request contains too many parameters. An upload can have at most 100 form fields."
+TOO_MUCH = (
+    "Your request contains too much form data. The form fields of an upload can be at most "
+    "2097152 bytes in total."
+)
+
+
+def test_a_hundred_form_fields_are_accepted(server: ServerProcess, folder: str) -> None:
+    extra = [(f"x-extra-{i}", (None, "v")) for i in range(97)]
+    response = raw_upload(
+        server,
+        [
+            ("fileName", (None, "many.bin")),
+            ("folder", (None, folder)),
+            *extra,
+            ("useUniqueFileName", (None, "false")),
+            ("file", ("f", b"many fields", "application/octet-stream")),
+        ],
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("file_first", [True, False])
+def test_the_hundred_and_first_form_field_is_a_400(
+    server: ServerProcess, folder: str, file_first: bool
+) -> None:
+    file_part = ("file", ("f", b"x" * 100_000, "application/octet-stream"))
+    fields = [("fileName", (None, "many.bin")), ("folder", (None, folder))]
+    fields += [("tags", (None, "t")) for _ in range(99)]  # the same name counts every time
+    before = blob_files(server)
+    response = raw_upload(server, [file_part, *fields] if file_first else [*fields, file_part])
+    assert response.status_code == 400
+    assert response.json() == {"message": TOO_MANY, "help": HELP}
+    assert blob_files(server) == before
+
+
+def test_form_fields_are_bounded_in_total_not_only_each(server: ServerProcess, folder: str) -> None:
+    # Each field is within MEDIAVAULT_MAX_FIELD_BYTES (1 MiB); together they are 3 MiB.
+    big = "d" * 1_000_000
+    response = raw_upload(
+        server,
+        [
+            ("fileName", (None, "big.bin")),
+            ("folder", (None, folder)),
+            *[("description", (None, big)) for _ in range(3)],
+            ("file", ("f", b"content", "application/octet-stream")),
+        ],
+    )
+    assert response.status_code == 400
+    assert response.json() == {"message": TOO_MUCH, "help": HELP}
+
+
+def test_part_headers_count_toward_the_total(server: ServerProcess) -> None:
+    # python-multipart allows 8 headers of 4 KiB per part; 80 parts of those are 2.6 MB of
+    # headers around empty values, within the field count.
+    boundary = "b0undary"
+    padding = "".join(f"X-Pad-{n}: {'p' * 4000}\r\n" for n in range(7))
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="f{i}"\r\n{padding}\r\n\r\n'
+        for i in range(80)
+    ]
+    body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+    response = httpx.post(
+        f"{server.base_url}/api/v1/files/upload",
+        auth=(TEST_KEY, ""),
+        content=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        timeout=60,
+    )
+    assert response.status_code == 400
+    assert response.json() == {"message": TOO_MUCH, "help": HELP}

@@ -3,7 +3,9 @@
 The `file` part goes straight from the socket into a staging blob while it is hashed, so a
 multi-GB upload never sits whole in memory or in /tmp. The part may come first or last (the
 Node SDK sends it first, the Python SDK last), and may be binary or a text field.
-Other fields are small and kept in memory up to a limit.
+Other fields are small and kept in memory, within three limits: the size of each field, their
+number, and their total size (part headers included), so that no body can make a request hold
+more than a few MiB however it is cut up.
 """
 
 from __future__ import annotations
@@ -60,11 +62,18 @@ class FormReader:
         max_file_bytes: int,
         max_field_bytes: int,
         idle_timeout: float = 60,
+        max_fields: int = 100,
+        max_fields_total_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         self._idle_timeout = idle_timeout
         self._blobs = blobs
         self._max_file_bytes = max_file_bytes
         self._max_field_bytes = max_field_bytes
+        self._max_fields = max_fields
+        self._max_fields_total_bytes = max_fields_total_bytes
+        self._field_count = 0
+        # Bytes held for the form besides the file: every part's headers, every field's value.
+        self._held_bytes = 0
         self._form = UploadForm()
         self._writer: BlobWriter | None = None
         self._part = _Part()
@@ -129,8 +138,10 @@ class FormReader:
             if kind == "begin":
                 self._part = _Part()
             elif kind == "header_field":
+                self._hold(len(payload))
                 part.header_field += payload
             elif kind == "header_value":
+                self._hold(len(payload))
                 part.header_value += payload
             elif kind == "header_end":
                 name = bytes(part.header_field).lower().decode("latin-1")
@@ -161,6 +172,13 @@ class FormReader:
                 else self._max_file_bytes
             )
             self._writer = self._blobs.stage(limit)
+            return
+        self._field_count += 1
+        if self._field_count > self._max_fields:
+            raise InvalidRequest(
+                "Your request contains too many parameters. "
+                f"An upload can have at most {self._max_fields} form fields."
+            )
 
     async def _part_data(self, data: bytes) -> None:
         part = self._part
@@ -170,11 +188,20 @@ class FormReader:
             if part.chunk_bytes >= WRITE_BATCH_BYTES:
                 await self._flush()
             return
+        self._hold(len(data))
         part.data += data
         if len(part.data) > self._max_field_bytes:
             raise InvalidRequest(
                 f"Your request contains invalid {part.name} parameter. "
                 f"Form fields can be at most {self._max_field_bytes} bytes long."
+            )
+
+    def _hold(self, size: int) -> None:
+        self._held_bytes += size
+        if self._held_bytes > self._max_fields_total_bytes:
+            raise InvalidRequest(
+                "Your request contains too much form data. The form fields of an upload can be "
+                f"at most {self._max_fields_total_bytes} bytes in total."
             )
 
     async def _flush(self) -> None:

@@ -45,6 +45,8 @@ async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
         settings.max_upload_bytes,
         settings.max_field_bytes,
         settings.upload_idle_timeout_seconds,
+        settings.max_fields,
+        settings.max_fields_total_bytes,
     )
     form = await reader.read(request.headers.get("content-type"), request.stream())
     staged = form.file
