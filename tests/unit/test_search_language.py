@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from mediavault.domain.search import And, Condition, Or, mentions_type, parse
+from mediavault.domain.search import (
+    MAX_CONDITIONS,
+    MAX_LIST_VALUES,
+    MAX_QUERY_CHARS,
+    And,
+    Condition,
+    Or,
+    mentions_type,
+    parse,
+)
 from mediavault.errors import InvalidRequest
 
 NOW = 1_700_000_000_000
@@ -109,3 +118,86 @@ def test_invalid_queries(text: str, reason: str) -> None:
 def test_only_queries_naming_a_type_reach_versions() -> None:
     assert not mentions_type(parse('name = "a" AND size > 1', NOW))
     assert mentions_type(parse('name = "a" AND (size > 1 OR type = "file-version")', NOW))
+
+
+def _ors(count: int) -> str:
+    return " OR ".join(f'name = "n{i}"' for i in range(count))
+
+
+def _nested(depth: int) -> str:
+    query = "size > 1"
+    for _ in range(depth - 1):
+        query = f"(size > 1 OR {query})"
+    return query
+
+
+def _values(count: int) -> str:
+    return ", ".join(f'"t{i}"' for i in range(count))
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('name = "' + "a" * MAX_QUERY_CHARS + '"', "the query is longer than 4096 characters"),
+        (_ors(MAX_CONDITIONS + 1), "the query has more than 100 conditions"),
+        (" OR ".join(["size=1"] * 400), "the query has more than 100 conditions"),
+        (_nested(MAX_CONDITIONS + 1), "the query has more than 100 conditions"),
+        (
+            f"tags IN [{_values(MAX_LIST_VALUES + 1)}]",
+            "the list of values for tags has more than 100 values",
+        ),
+        ('size > "99999999999999999999tb"', "size field must have a size value below 8 EiB"),
+        ("size > 9223372036854775808", "size field must have a size value below 8 EiB"),
+        ('size > "' + "9" * 400 + '.5kb"', "size field must have a size value below 8 EiB"),
+        ("width > 1e400", "width field must have a finite numeric value"),
+        ("height < nan", "height field must have a finite numeric value"),
+        ("width > inf", "width field must have a finite numeric value"),
+        (
+            '"customMetadata.price" > ' + "9" * 400,
+            "customMetadata.price field must have a finite numeric value",
+        ),
+        (
+            'createdAt > "99999999999d"',
+            "createdAt field must have a date between the years 1 and 9999",
+        ),
+        (
+            'updatedAt < "99999999999999999999y"',
+            "updatedAt field must have a date between the years 1 and 9999",
+        ),
+        (
+            'createdAt > "9999999999999999h"',
+            "createdAt field must have a date between the years 1 and 9999",
+        ),
+    ],
+)
+def test_queries_beyond_the_limits_are_invalid(text: str, reason: str) -> None:
+    with pytest.raises(InvalidRequest) as error:
+        parse(text, NOW)
+    assert error.value.message == (
+        f"Invalid search query - {reason}. Please refer to the documentation for syntax specification."
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'name = "' + "a" * (MAX_QUERY_CHARS - 9) + '"',  # exactly the longest query
+        _ors(MAX_CONDITIONS),
+        _nested(MAX_CONDITIONS),
+        f"tags IN [{_values(MAX_LIST_VALUES)}]",
+        "(" * 2000 + 'name = "a"' + ")" * 2000,  # parentheses alone add no condition
+        "size <= 9223372036854775807",
+        'size < "8388607tb"',
+        "width > 99999999999999999999999999999",
+        'createdAt > "2000y"',
+        'createdAt > "0001-01-01T00:00:00+01:00"',
+    ],
+)
+def test_queries_at_the_limits_are_valid(text: str) -> None:
+    assert len(text) <= MAX_QUERY_CHARS
+    parse(text, NOW)
+
+
+def test_sizes_are_exact() -> None:
+    assert parse('size > "1.1kb"', NOW) == Condition("size", ">", (1126,))
+    assert parse('size > "8388607tb"', NOW) == Condition("size", ">", (8388607 * 1024**4,))

@@ -7,16 +7,23 @@
 Parsing checks the syntax and the meaning: each field takes certain operators and values, and
 values are converted here (dates to epoch milliseconds, "1mb" to bytes), so that the SQL
 translation deals only in well-typed conditions.
+
+Limits (docs/decisions.md, "Limits"): a query of at most MAX_QUERY_CHARS characters, at most
+MAX_CONDITIONS conditions and MAX_LIST_VALUES values per IN list; sizes within a signed 64-bit
+integer, numbers finite, dates between the years 1 and 9999. Beyond them a query is a 400 here,
+never an overflow, a recursion error or a database's "expression tree is too large" later.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from lark import Lark, Token, Transformer, UnexpectedInput
+from lark import Lark, Token, Transformer, Tree, UnexpectedInput
 from lark.exceptions import VisitError
 
 from mediavault.errors import InvalidRequest
@@ -99,6 +106,17 @@ _RELATIVE_MS = {"h": 3_600_000, "d": 86_400_000, "w": 604_800_000, "m": 2_592_00
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
 
+# Far above any query a person writes, and far below what the SQL engines refuse: SQLite
+# nests `a OR b OR ...` one level per term and stops at depth 1000; PostgreSQL's stack
+# (max_stack_depth, 2 MB) and Python's recursion limit (the tree is built and compiled
+# recursively; 600 nested conditions already overflow it) come next.
+MAX_QUERY_CHARS = 4096
+MAX_CONDITIONS = 100
+MAX_LIST_VALUES = 100
+MAX_SIZE_BYTES = 2**63 - 1  # BIGINT, the size column's type on both databases
+MIN_DATE_MS = int(datetime(1, 1, 1, tzinfo=UTC).timestamp() * 1000)
+_CONDITION_RULES = frozenset({"compare", "compare_not", "in_list", "not_in_list"})
+
 
 def invalid_query(reason: str) -> InvalidRequest:
     return InvalidRequest(
@@ -111,15 +129,31 @@ def parse(text: str, now_ms: int) -> Query:
     """The query as a tree of conditions; raises InvalidRequest with ImageKit's message shape."""
     if not text.strip():
         raise invalid_query("the query is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise invalid_query(f"the query is longer than {MAX_QUERY_CHARS} characters")
     try:
         tree = _parser.parse(text)
     except UnexpectedInput as exc:
         raise invalid_query(f"unexpected input at position {exc.column}") from None
+    if _count_conditions(tree) > MAX_CONDITIONS:
+        raise invalid_query(f"the query has more than {MAX_CONDITIONS} conditions")
     try:
         return _Builder(now_ms).transform(tree)
     except VisitError as exc:
         # Lark wraps what the builder raises; the builder only raises our own errors.
         raise exc.orig_exc from None
+
+
+def _count_conditions(tree: Tree[Token]) -> int:
+    # Counted before the (recursive) transformer runs, and without recursion of its own.
+    count = 0
+    stack: list[Tree[Token] | Token] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Tree):
+            count += node.data in _CONDITION_RULES
+            stack.extend(node.children)
+    return count
 
 
 def mentions_type(query: Query) -> bool:
@@ -172,6 +206,10 @@ class _Builder(Transformer[Token, Query]):
             raise invalid_query(f"{field} field does not support the IN operator")
         if op == "in" and not tokens:
             raise invalid_query(f"the list of values for {field} is empty")
+        if len(tokens) > MAX_LIST_VALUES:
+            raise invalid_query(
+                f"the list of values for {field} has more than {MAX_LIST_VALUES} values"
+            )
         values = tuple(self._value(field, kind, token) for token in tokens)
         return Condition(field, op, values, negated)
 
@@ -189,22 +227,16 @@ class _Builder(Transformer[Token, Query]):
         if kind == "date":
             return self._date(field, token, text)
         if kind == "size":
-            match = _SIZE.fullmatch(text.strip())
-            if not match:
-                raise invalid_query(f"{field} field must have a valid size value such as 1mb")
-            return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+            return _size(field, text)
         if kind == "number":
-            try:
-                return float(text)
-            except ValueError:
-                raise invalid_query(f"{field} field must have a numeric value") from None
+            return _number(field, text)
         if kind == "boolean":
             if token.type != "BOOLEAN" and text.lower() not in ("true", "false"):
                 raise invalid_query(f"{field} field must have a value of true or false")
             return text.lower() == "true"
         # custom metadata: the value keeps the type it was written with
         if token.type == "NUMBER":
-            return float(text)
+            return _number(field, text)
         if token.type == "BOOLEAN":
             return text.lower() == "true"
         return text
@@ -220,6 +252,8 @@ class _Builder(Transformer[Token, Query]):
         if relative:
             amount, unit = int(relative.group(1)), relative.group(2).lower()
             span = amount * 31_536_000_000 if unit == "y" else amount * _RELATIVE_MS[unit]
+            if self._now_ms - span < MIN_DATE_MS:
+                raise invalid_query(f"{field} field must have a date between the years 1 and 9999")
             return self._now_ms - span
         try:
             moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -228,6 +262,28 @@ class _Builder(Transformer[Token, Query]):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return int(moment.timestamp() * 1000)
+
+
+def _size(field: str, text: str) -> int:
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise invalid_query(f"{field} field must have a valid size value such as 1mb")
+    # Decimal, not float: exact for "1.5kb", and no float overflow on a thousand digits.
+    size = int(Decimal(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    if size > MAX_SIZE_BYTES:
+        raise invalid_query(f"{field} field must have a size value below 8 EiB")
+    return size
+
+
+def _number(field: str, text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise invalid_query(f"{field} field must have a numeric value") from None
+    # "nan", "inf" and numbers beyond a double's range would compare differently per database.
+    if not math.isfinite(number):
+        raise invalid_query(f"{field} field must have a finite numeric value")
+    return number
 
 
 def _field_rules(raw: str) -> tuple[str, frozenset[str], str]:

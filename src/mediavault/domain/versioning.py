@@ -34,9 +34,18 @@ def ensure_may_overwrite(options: UploadOptions) -> None:
         raise FileAlreadyExists()
 
 
-def ensure_room_for_version(version_count: int, limit: int) -> None:
-    if version_count >= limit:
-        raise VersionLimitReached(f"A file can have a maximum of {limit} versions.")
+def ensure_room_for_version(
+    version_count: int, limit: int, incoming: int = 1, *, reason: str | None = None
+) -> None:
+    """ImageKit's limit of versions per file, the current one included (spec §3.6), for every
+    way versions arrive: an upload adds one, a copy or move onto a same-named file appends a
+    whole history. Nothing is pruned to make room.
+
+    The message is the same everywhere; copy and move give each of their errors a `reason`
+    (ImageKit documents one on those endpoints), uploads give none.
+    """
+    if version_count + incoming > limit:
+        raise VersionLimitReached(f"A file can have a maximum of {limit} versions.", reason=reason)
 
 
 def ensure_deletable(version: Version) -> None:

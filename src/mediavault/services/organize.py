@@ -7,6 +7,7 @@ from msgspec.structs import replace
 from mediavault.domain import names
 from mediavault.domain.ids import new_object_id, new_version_token
 from mediavault.domain.models import File, Version
+from mediavault.domain.versioning import ensure_room_for_version
 from mediavault.errors import Conflict, InvalidRequest, NotFound
 from mediavault.services.clock import now_ms
 from mediavault.services.files import current
@@ -137,12 +138,13 @@ def _source_and_destination(
 
 
 def _make_room(tx: Transaction, stores: Stores, target: File, incoming: int, now: int) -> None:
-    if tx.count_versions(target.id) + incoming > stores.max_versions_per_file:
-        raise InvalidRequest(
-            f"A file can have a maximum of {stores.max_versions_per_file} versions. "
-            "The destination file has no room for the incoming versions.",
-            reason="VERSION_LIMIT_EXCEEDED",
-        )
+    """Check the version limit for the appended history, then demote the target's current."""
+    ensure_room_for_version(
+        tx.count_versions(target.id),
+        stores.max_versions_per_file,
+        incoming,
+        reason="VERSION_LIMIT_EXCEEDED",
+    )
     tx.demote_current_version(target.id, now)
 
 
