@@ -189,7 +189,15 @@ class LocalBlobStore:
         self.root = root
         self._owner = owner
         self._staging = root / ".staging"
-        (root / "sha256").mkdir(parents=True, exist_ok=True)
+        # Durable entries from the start: a blob is reachable after a power cut only if every
+        # directory on its path is (sha256/ even when another process created it just now).
+        top = root
+        while not top.exists():
+            top = top.parent
+        _make_durable_dirs(root / "sha256", top=top)
+        # One flag per shard directory sha256/ab/cd, set once this process has made it durable:
+        # later publishes into it cost no extra fsync.
+        self._durable_shards = bytearray(256 * 256)
         self._staging.mkdir(parents=True, exist_ok=True)
 
     def stage(self, max_bytes: int) -> BlobWriter:
@@ -197,14 +205,21 @@ class LocalBlobStore:
         return BlobWriter(str(path), _FileSink(path), max_bytes, self)
 
     def publish(self, staged: StagedBlob, overwrite: bool) -> None:
+        """Durable when this returns (the staged data was fsynced by BlobWriter.finish): the
+        blob's entry and every directory on its path, so a version may reference it."""
         final = self._path(staged.digest)
+        shard = int(staged.digest[:4], 16)
+        if not self._durable_shards[shard]:
+            _make_durable_dirs(final.parent, top=self.root / "sha256")
+            self._durable_shards[shard] = 1
         if not overwrite and _size_or_none(final) == staged.size:
             # Identical bytes are stored once: the same digest is the same content.
             Path(staged.location).unlink(missing_ok=True)
-            return
-        final.parent.mkdir(parents=True, exist_ok=True)
-        # rename is atomic within one file system: readers never see half a blob.
-        os.replace(staged.location, final)
+        else:
+            # rename is atomic within one file system: readers never see half a blob.
+            os.replace(staged.location, final)
+        # Also after finding the blob there: another upload may have renamed it in an instant
+        # ago and not fsynced its entry yet.
         _fsync_dir(final.parent)
 
     def discard(self, staged: StagedBlob) -> None:
@@ -283,8 +298,22 @@ def _size_or_none(path: Path) -> int | None:
 
 
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    """Make the directory's entries durable (its own entry is its parent's business)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _make_durable_dirs(directory: Path, top: Path) -> None:
+    """Create `directory` and its missing parents below `top`, then fsync the parent of each
+    of them, whether this call created it or not: one another process created an instant ago
+    may not have its entry fsynced yet (mkdir(parents=True) alone leaves every entry it makes
+    to the file system's mercy at a power cut)."""
+    parts = directory.relative_to(top).parts
+    chain = [top.joinpath(*parts[:depth]) for depth in range(1, len(parts) + 1)]
+    for each in chain:
+        each.mkdir(exist_ok=True)
+    for each in chain:
+        _fsync_dir(each.parent)
