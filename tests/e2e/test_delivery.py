@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import io
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from imagekitio import ImageKit
 from PIL import Image
 
-from tests.support import TEST_KEY, ServerProcess
+from mediavault.api.errors import HELP, INTERNAL_ERROR
+from mediavault.errors import BlobMissing, StorageUnavailable
+from mediavault.wiring import build_blob_store
+from tests.faults import TcpProxy, execute_sql
+from tests.server_log import LogCursor
+from tests.support import TEST_KEY, ServerProcess, free_port, sql
 
 
 def put(client: ImageKit, content: bytes, folder: str, name: str = "d.jpg", **kw: object):
@@ -210,3 +218,93 @@ def test_active_content_cannot_script_our_origin(client: ImageKit, folder: str) 
         assert "sandbox" in response.headers["content-security-policy"]
         assert "script-src" not in response.headers["content-security-policy"]
         assert "default-src 'none'" in response.headers["content-security-policy"]
+
+
+# --- server faults: 500/503 in ImageKit's shape and a log line, never a 400 --------------------
+
+
+@pytest.fixture(scope="module")
+def lone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server of its own: these tests break its library, which the shared one must not see."""
+    process = ServerProcess(data=tmp_path_factory.mktemp("faults") / "data", port=free_port())
+    yield process.start()
+    process.stop()
+
+
+def test_a_missing_blob_is_a_500_and_logged(
+    lone_server: ServerProcess, make_image: Callable[..., bytes]
+) -> None:
+    client = ImageKit(private_key=TEST_KEY, base_url=lone_server.base_url, max_retries=0)
+    first = put(client, make_image(50, 40), "/gone")
+    put(client, make_image(60, 40), "/gone")
+    older, current = (client.files.versions.list(first.file_id)[i] for i in (1, 0))
+    digest = _digest_of(lone_server, older.version_info.id)
+    build_blob_store(lone_server.settings).delete(digest)
+    assert httpx.get(current.url).status_code == 200  # other bytes are untouched
+
+    for url in (older.url, older.thumbnail):
+        log = LogCursor(lone_server)
+        response = httpx.get(url)
+        assert response.status_code == 500, response.text
+        assert response.json() == {"message": BlobMissing.message, "help": HELP}
+        path = urlsplit(url).path
+        [record] = [r for r in log.records(wait_for="request failed") if r.level == "ERROR"]
+        assert record.message.startswith(f"request failed on GET {path}: ")
+        assert digest in record.message  # the operator learns which blob; the client does not
+        assert digest not in response.text
+
+
+def test_a_database_failure_during_delivery_is_a_500_and_logged(
+    lone_server: ServerProcess, make_image: Callable[..., bytes]
+) -> None:
+    client = ImageKit(private_key=TEST_KEY, base_url=lone_server.base_url, max_retries=0)
+    uploaded = put(client, make_image(), "/schema", name="s.jpg")
+    execute_sql(lone_server, "ALTER TABLE files RENAME TO files_gone")
+    try:
+        log = LogCursor(lone_server)
+        response = httpx.get(uploaded.url)
+        assert response.status_code == 500
+        assert response.json() == {"message": INTERNAL_ERROR, "help": HELP}
+        records = log.records(wait_for="unhandled error")
+        assert [r.message for r in records] == [
+            f"unhandled error on GET {urlsplit(uploaded.url).path}"
+        ]
+    finally:
+        execute_sql(lone_server, "ALTER TABLE files_gone RENAME TO files")
+    assert httpx.get(uploaded.url).status_code == 200
+
+
+@pytest.mark.skipif(
+    not os.environ.get("MEDIAVAULT_TEST_BLOB_URL"),
+    reason="an unreachable store needs the S3 backend (local disk is never unreachable)",
+)
+def test_an_unreachable_store_is_a_503_and_logged(
+    tmp_path: Path, make_image: Callable[..., bytes]
+) -> None:
+    proxy = TcpProxy(os.environ["MEDIAVAULT_TEST_S3_ENDPOINT"])
+    server = ServerProcess(
+        data=tmp_path / "data",
+        port=free_port(),
+        env={"MEDIAVAULT_S3_ENDPOINT": proxy.endpoint},
+    ).start()
+    try:
+        client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+        uploaded = put(client, make_image(), "/away", name="a.jpg")
+        assert httpx.get(uploaded.url).status_code == 200
+        proxy.cut()
+        log = LogCursor(server)
+        response = httpx.get(uploaded.url, timeout=120)  # the store client retries first
+        assert response.status_code == 503, response.text
+        assert response.json() == {"message": StorageUnavailable.message, "help": HELP}
+        records = [r for r in log.records(wait_for="request failed") if r.level == "ERROR"]
+        assert [r.message.split(": ")[0] for r in records] == [
+            f"request failed on GET {urlsplit(uploaded.url).path}"
+        ]
+        assert "127.0.0.1" not in response.text  # the store's own error stays in the log
+    finally:
+        server.stop()
+
+
+def _digest_of(server: ServerProcess, version_id: str) -> str:
+    [(digest,)] = sql(server, f"SELECT blob_digest FROM versions WHERE id = '{version_id}'")
+    return str(digest)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -11,6 +13,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from mediavault.api.app import create_app
+from mediavault.api.errors import HELP, INTERNAL_ERROR
+from tests.faults import execute_sql
+from tests.server_log import LogCursor, LogRecord
 from tests.support import TEST_KEY, ServerProcess, free_port
 
 UNKNOWN_ID = "0123456789abcdef01234567"
@@ -71,3 +76,53 @@ def test_a_file_path_with_an_encoded_slash_is_not_misread(
         f"{server.base_url}/v1/files/{UNKNOWN_ID}%2Fx/details", auth=(TEST_KEY, "")
     )
     assert response.status_code in (400, 404) and response.json()["message"]
+
+
+def test_an_unexpected_failure_gets_the_same_answer_and_log_line_on_both_paths(
+    tmp_path: Path,
+) -> None:
+    """A database error in the lookup: the fast path answers it as the Litestar route does."""
+    server = ServerProcess(data=tmp_path / "data", port=free_port()).start()
+    try:
+        client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+        first = client.files.upload(file=b"one", file_name="f.txt", use_unique_file_name=False)
+        assert first.file_id and first.version_info and first.version_info.id
+        paths = [
+            f"/v1/files/{first.file_id}/versions/{first.version_info.id}",
+            f"/v1/files/{first.file_id}/versions",
+            f"/v1/files/{first.file_id}/details",
+        ]
+        # "?&" holds no parameter, so the route takes it, but it is a query string, which the
+        # fast path leaves to Litestar.
+        for path in paths:
+            fast = httpx.get(server.base_url + path, auth=(TEST_KEY, ""))
+            slow = httpx.get(server.base_url + path + "?&", auth=(TEST_KEY, ""))
+            assert fast.status_code == slow.status_code == 200 and fast.json() == slow.json()
+
+        execute_sql(server, "ALTER TABLE versions RENAME TO versions_gone")
+        for path in paths:
+            log = LogCursor(server)
+            fast = httpx.get(server.base_url + path, auth=(TEST_KEY, ""))
+            fast_records = log.records(wait_for="unhandled error")
+            slow = httpx.get(server.base_url + path + "?&", auth=(TEST_KEY, ""))
+            slow_records = log.records(wait_for="unhandled error")
+
+            assert fast.status_code == slow.status_code == 500
+            assert fast.json() == slow.json() == {"message": INTERNAL_ERROR, "help": HELP}
+            assert fast.headers["content-type"] == slow.headers["content-type"]
+            assert [_summary(r) for r in fast_records] == [_summary(r) for r in slow_records]
+            assert [_summary(r) for r in fast_records] == [
+                ("ERROR", "mediavault", f"unhandled error on GET {path}", ANY)
+            ]
+            # The database's own complaint (SQLite / PostgreSQL), whole in the log.
+            complaint = re.compile(r'no such table: versions|relation "versions" does not exist')
+            assert complaint.search("\n".join(fast_records[0].traceback))
+            # Each answer came from the path it was meant to test.
+            assert "fast_reads.py" in "\n".join(fast_records[0].traceback)
+            assert "fast_reads.py" not in "\n".join(slow_records[0].traceback)
+    finally:
+        server.stop()
+
+
+def _summary(record: LogRecord) -> tuple[str, str, str, str]:
+    return record.level, record.logger, record.message, record.exception

@@ -1,8 +1,14 @@
-"""Domain errors to HTTP: one status table and ImageKit's error body, for every failure."""
+"""Domain errors to HTTP: one status table and ImageKit's error body, for every entry point.
+
+The Litestar app (its exception handlers), the delivery mount and the fast read path in front
+of Litestar all answer a failure with `answer_for`, so an exception gets the same status, body
+and log line whichever of them met it.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
@@ -11,6 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from mediavault import errors
 
 HELP = "For support kindly contact us at support@imagekit.io ."
+INTERNAL_ERROR = "We encountered an internal error. Please try again later."
 log = logging.getLogger("mediavault")
 
 STATUS: dict[type[errors.MediaVaultError], int] = {
@@ -33,45 +40,61 @@ def error_body(message: str, **extra: Any) -> dict[str, Any]:
     return {"message": message, "help": HELP, **extra}
 
 
-def error_response(
-    status: int, message: str, retry: bool = False, **extra: Any
-) -> Response[dict[str, Any]]:
-    # The SDKs retry 409s unless told not to; only a lost write race is worth retrying.
-    headers = {"x-should-retry": "true" if retry else "false"} if status == 409 else None
-    return Response(error_body(message, **extra), status_code=status, headers=headers)
+@dataclass(frozen=True)
+class ErrorAnswer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] | None = None
 
 
-def domain_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    assert isinstance(exc, errors.MediaVaultError)
+def answer_for(exc: BaseException, method: str, path: str) -> ErrorAnswer:
+    """The status, body and headers for any exception; server faults are logged here."""
+    if isinstance(exc, errors.MediaVaultError):
+        return _domain_answer(exc, method, path)
+    if isinstance(exc, HTTPException):
+        return _http_answer(exc, method, path)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return ErrorAnswer(500, error_body(INTERNAL_ERROR))
+
+
+def _domain_answer(exc: errors.MediaVaultError, method: str, path: str) -> ErrorAnswer:
     status = status_for(exc)
+    message = exc.message
     if status >= 500:
-        log.error("request failed: %s", exc.message)
+        # The detail (a digest, the object store's own error text) is for the operator; the
+        # client gets the class's fixed wording, which names no internals.
+        log.error("request failed on %s %s: %s", method, path, exc.message, exc_info=exc)
+        message = type(exc).message
     extra: dict[str, Any] = dict(exc.extra)
     if exc.reason:
         extra["reason"] = exc.reason
     if isinstance(exc, errors.FilesNotFound):
         extra["missingFileIds"] = exc.missing_file_ids
-    retry = isinstance(exc, errors.WriteConflict)
-    return error_response(status, exc.message, retry=retry, **extra)
+    # The SDKs retry 409s unless told not to; only a lost write race is worth retrying.
+    headers = None
+    if status == 409:
+        retry = isinstance(exc, errors.WriteConflict)
+        headers = {"x-should-retry": "true" if retry else "false"}
+    return ErrorAnswer(status, error_body(message, **extra), headers)
 
 
-def http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    assert isinstance(exc, HTTPException)
+def _http_answer(exc: HTTPException, method: str, path: str) -> ErrorAnswer:
     # Unknown routes and wrong methods alike are 404 in ImageKit's shape (spec §10 q26).
     if exc.status_code in (404, 405):
-        return error_response(404, "The requested API endpoint does not exist.")
+        return ErrorAnswer(404, error_body("The requested API endpoint does not exist."))
     if isinstance(exc, ValidationException):
-        return error_response(400, f"Your request contains invalid parameters: {exc.detail}")
-    return error_response(exc.status_code, exc.detail)
+        message = f"Your request contains invalid parameters: {exc.detail}"
+        return ErrorAnswer(400, error_body(message))
+    if exc.status_code >= 500:
+        log.error("request failed on %s %s: %s", method, path, exc.detail, exc_info=exc)
+        return ErrorAnswer(exc.status_code, error_body(INTERNAL_ERROR))
+    return ErrorAnswer(exc.status_code, error_body(exc.detail))
 
 
-def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "We encountered an internal error. Please try again later.")
+def litestar_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    answer = answer_for(exc, request.method, request.url.path)
+    return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
 
-EXCEPTION_HANDLERS = {
-    errors.MediaVaultError: domain_error,
-    HTTPException: http_error,
-    Exception: unexpected_error,
-}
+# One handler for every exception: Litestar looks handlers up along the exception's MRO.
+EXCEPTION_HANDLERS = {Exception: litestar_handler}

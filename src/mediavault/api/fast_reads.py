@@ -5,9 +5,11 @@ handler per guard, signature parsing, response objects) cost more than the looku
 serializer together; on two cores it held the route at a quarter of a bare ASGI app. So the
 plain case is answered here, with the same service calls and the same serializer: a GET of the
 exact path, with no query string, and a key that authenticates. Everything else (no key or a
-wrong one, a query string, another method, an id that does not resolve) goes on to the Litestar
-routes, which own validation and every error message; so both paths answer alike, and the
-OpenAPI document keeps describing these routes.
+wrong one, a query string, another method) goes on to the Litestar routes, which own request
+validation; so both paths answer alike, and the OpenAPI document keeps describing these routes.
+A failure of the service call (an id that does not resolve, a database error) is answered by
+api/errors.answer_for, the function behind Litestar's exception handlers: same status, body
+and log line, without running the lookup a second time.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import msgspec
 
 from mediavault.api.auth import is_private_key, private_key_of
 from mediavault.api.context import AppContext, run_lookup
-from mediavault.errors import MediaVaultError
+from mediavault.api.errors import answer_for
 from mediavault.serializers import file_object
 from mediavault.services import files, versions
 
@@ -72,22 +74,27 @@ class FastReads:
             for pattern, answer in _ROUTES:
                 match = pattern.fullmatch(scope["path"])
                 if match is not None:
-                    if self._authenticates(scope["headers"]) and await self._answer(
-                        answer, match, send
-                    ):
+                    if self._authenticates(scope["headers"]):
+                        await self._answer(answer, match, scope, send)
                         return
                     break
         await self.app(scope, receive, send)
 
-    async def _answer(self, answer: Answer, match: re.Match[str], send: Any) -> bool:
+    async def _answer(self, answer: Answer, match: re.Match[str], scope: Any, send: Any) -> None:
+        status, extra_headers = 200, None
         try:
             body = self._encode(await answer(self.ctx, match))
-        except MediaVaultError:
-            return False  # Litestar's route gives the error its status and message
+        except Exception as exc:  # every failure, expected or not, goes through the one table
+            error = answer_for(exc, scope["method"], scope["path"])
+            status, extra_headers = error.status, error.headers
+            body = self._encode(error.body)
         headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if extra_headers:
+            headers += [
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers.items()
+            ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        return True
 
     def _authenticates(self, headers: list[tuple[bytes, bytes]]) -> bool:
         value = next((v for k, v in headers if k == b"authorization"), None)

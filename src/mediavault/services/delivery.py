@@ -1,11 +1,11 @@
-"""Delivery: which version a URL path names, and its thumbnail."""
+"""Delivery: which version a URL path names, whether its bytes are there, and its thumbnail."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mediavault.domain.models import FileVersion
-from mediavault.errors import NotFound
+from mediavault.errors import BlobMissing, NotFound
 from mediavault.services.stores import Stores
 
 
@@ -29,9 +29,28 @@ def resolve(stores: Stores, file_path: str, token: str | None) -> FileVersion:
     return FileVersion(file, version)
 
 
+def ensure_stored(stores: Stores, item: FileVersion) -> None:
+    """Raise BlobMissing if the version's bytes are gone, StorageUnavailable if the store is
+    unreachable: a server fault (500/503), never the client's."""
+    if stores.blobs.size(item.version.content.digest) is None:
+        raise missing_blob(item)
+
+
+def missing_blob(item: FileVersion) -> BlobMissing:
+    # The detail goes to the log only; the client gets BlobMissing's fixed message.
+    version = item.version
+    return BlobMissing(
+        f"the blob {version.content.digest} of version {version.id} "
+        f"of file {item.file.id} is missing"
+    )
+
+
 def thumbnail(stores: Stores, item: FileVersion) -> tuple[Path, str]:
     """Path and content type of the version's thumbnail (a placeholder for non-images)."""
     content = item.version.content
-    return stores.thumbnails.thumbnail(
-        content.digest, lambda: stores.blobs.open(content.digest), content.file_type == "image"
-    )
+    try:
+        return stores.thumbnails.thumbnail(
+            content.digest, lambda: stores.blobs.open(content.digest), content.file_type == "image"
+        )
+    except BlobMissing:
+        raise missing_blob(item) from None  # the same log detail as for the bytes themselves

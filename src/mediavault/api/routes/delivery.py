@@ -16,11 +16,11 @@ from litestar.types import Receive, Scope, Send
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from mediavault.api.context import AppContext
-from mediavault.api.errors import error_body
+from mediavault.api.errors import answer_for
 from mediavault.api.ranges import streamed_blob
 from mediavault.domain.models import FileVersion
 from mediavault.domain.signing import is_valid_signature
-from mediavault.errors import InvalidRequest, MediaVaultError, NotFound
+from mediavault.errors import InvalidRequest, NotFound, Unauthenticated
 from mediavault.services import delivery
 from mediavault.urls import PATH_SAFE_CHARS
 
@@ -49,9 +49,9 @@ class DeliveryRequest:
 async def serve(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
     try:
         response = await _respond(ctx, scope)
-    except MediaVaultError as exc:
-        status = 404 if isinstance(exc, NotFound) else 400
-        response = JSONResponse(error_body(exc.message), status_code=status)
+    except Exception as exc:  # every failure, expected or not, goes through the one error table
+        answer = answer_for(exc, str(scope.get("method", "GET")), _logged_path(scope))
+        response = JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
     await response(scope, receive, send)  # type: ignore[arg-type]  # litestar and starlette ASGI types
 
 
@@ -63,10 +63,7 @@ async def _respond(ctx: AppContext, scope: Scope) -> Response:
     token = request.params.get("ik-obj-version")
     item = await to_thread.run_sync(delivery.resolve, ctx.stores, request.file_path, token)
     if item.version.metadata.is_private_file and not _signature_ok(ctx.private_key, request):
-        return JSONResponse(
-            error_body("The signature of this private file's URL is missing, invalid or expired."),
-            status_code=401,
-        )
+        raise InvalidSignature()
     digest = item.version.content.digest
     etag = f'"{digest}-thumbnail"' if request.thumbnail else f'"{digest}"'
     headers = {"etag": etag, "cache-control": _cache_control(request, item), **SAFETY_HEADERS}
@@ -80,13 +77,21 @@ async def _respond(ctx: AppContext, scope: Scope) -> Response:
     else:
         local = ctx.stores.blobs.local_path(digest)
         if local is None:
+            # Checked before the 200 goes out: after it, a failure could only cut the body short.
+            await to_thread.run_sync(delivery.ensure_stored, ctx.stores, item)
             return streamed_blob(ctx.stores.blobs, item.version.content, headers, scope)
         path, content_type = local, item.version.content.mime
     try:
         stat = await to_thread.run_sync(os.stat, path)
     except FileNotFoundError:
-        return JSONResponse(error_body("The stored content of this file is missing."), 500)
+        raise delivery.missing_blob(item) from None
     return FileResponse(path, media_type=content_type, headers=headers, stat_result=stat)
+
+
+def _logged_path(scope: Scope) -> str:
+    # The mount rewrites scope["path"] relative to its prefix; raw_path is what the client sent.
+    raw_path = scope.get("raw_path")
+    return raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
 
 
 def _parse(prefix: str, scope: Scope) -> DeliveryRequest:
@@ -127,6 +132,10 @@ class InvalidTransformation(InvalidRequest):
         "This server supports only the n-ik_ml_thumbnail transformation; "
         "other transformations are not applied."
     )
+
+
+class InvalidSignature(Unauthenticated):
+    message = "The signature of this private file's URL is missing, invalid or expired."
 
 
 def _signature_ok(private_key: str, request: DeliveryRequest) -> bool:
