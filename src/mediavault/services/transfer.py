@@ -5,10 +5,15 @@ by table, in dependency order) and `blobs/` holds each blob once, by content add
 writes the blobs first, each checked against its digest, then every row in one transaction:
 ids, version numbers and timestamps are kept exactly. Webhook events still waiting in the
 outbox stay behind.
+
+Both directions stream, so memory does not grow with the library: export reads each table in
+batches (a server-side cursor on PostgreSQL), and import reads the file line by line, twice
+(the blobs, then the rows), inserting a batch of rows at a time.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from collections.abc import Iterator
@@ -22,6 +27,9 @@ from mediavault.storage.blobs import BlobWriter, LocalBlobStore
 
 ROWS_FILE = "library.jsonl"
 FORMAT = "mediavault-export/1"
+# Rows inserted per statement: large enough that a row costs little more than its bytes on the
+# wire, small enough that a batch is a few hundred kB of memory.
+IMPORT_BATCH_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -50,13 +58,13 @@ def export_library(stores: Stores, target: Path) -> TransferSummary:
 
 
 def import_library(stores: Stores, source: Path) -> TransferSummary:
-    rows = list(_read_rows(source))
+    next(_read_rows(source), None)  # a missing file or a wrong format fails before anything
     with stores.meta.read() as tx:
         if not tx.is_empty():
             raise InvalidRequest("The target library is not empty: import into a new one.")
     exported = LocalBlobStore(source / "blobs")
     blobs = 0
-    for table, row in rows:
+    for table, row in _read_rows(source):
         if table != "blobs":
             continue
         writer = stores.blobs.stage(row["size"])
@@ -71,9 +79,9 @@ def import_library(stores: Stores, source: Path) -> TransferSummary:
         blobs += 1
     counts: dict[str, int] = {}
     with stores.meta.write() as tx:
-        for table, row in rows:
-            tx.import_row(table, row)
-            counts[table] = counts.get(table, 0) + 1
+        for table, batch in _batches(_read_rows(source)):
+            tx.import_rows(table, batch)
+            counts[table] = counts.get(table, 0) + len(batch)
     return TransferSummary(counts, blobs)
 
 
@@ -100,13 +108,32 @@ class _Writer:
 
 
 def _read_rows(source: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The export's rows, one line read at a time."""
     path = source / ROWS_FILE
     if not path.exists():
         raise InvalidRequest(f"{source} holds no {ROWS_FILE}: not a mediavault export.")
     with open(path, encoding="utf-8") as lines:
-        header = json.loads(next(lines))
-        if header.get("format") != FORMAT:
+        try:
+            header = json.loads(next(lines, "{}"))
+        except ValueError:
+            header = {}
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise InvalidRequest(f"{path} is not in the {FORMAT} format.")
-        for line in lines:
-            record = json.loads(line)
-            yield record["table"], record["row"]
+        for number, line in enumerate(lines, start=2):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                table, row = record["table"], record["row"]
+            except (ValueError, TypeError, KeyError):
+                raise InvalidRequest(f"{path}, line {number}: not an export row.") from None
+            yield table, row
+
+
+def _batches(
+    rows: Iterator[tuple[str, dict[str, Any]]],
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Consecutive rows of one table, at most IMPORT_BATCH_ROWS at a time."""
+    for table, group in itertools.groupby(rows, key=lambda item: item[0]):
+        while batch := [row for _, row in itertools.islice(group, IMPORT_BATCH_ROWS)]:
+            yield table, batch

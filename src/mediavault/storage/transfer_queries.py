@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mediavault.errors import InvalidRequest
 from mediavault.storage.tables import (
     blobs,
     custom_metadata_fields,
@@ -16,6 +17,7 @@ from mediavault.storage.tables import (
     versions,
 )
 
+EXPORT_BATCH_ROWS = 1000
 # Parents before children, so that foreign keys hold while importing.
 TABLES = {
     t.name: t for t in (custom_metadata_fields, folders, blobs, files, versions, version_tags)
@@ -30,13 +32,16 @@ class TransferQueries:
             query = sa.select(table).order_by(*table.primary_key.columns)
             if table is blobs:
                 query = query.where(blobs.c.state == "live")
-            for row in self._db.execute(query):
+            # In batches (a server-side cursor on PostgreSQL), not the whole table at once.
+            for row in self._db.execute(query.execution_options(yield_per=EXPORT_BATCH_ROWS)):
                 yield name, dict(row._mapping)
 
-    def import_row(self, table: str, row: dict[str, Any]) -> None:
+    def import_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows of one table in one statement (executemany); they share their keys, as
+        every row of a table in an export does."""
         if table not in TABLES:
-            raise ValueError(f"unknown table {table!r} in the export")
-        self._db.execute(sa.insert(TABLES[table]).values(**row))
+            raise InvalidRequest(f"The export names an unknown table {table!r}.")
+        self._db.execute(sa.insert(TABLES[table]), rows)
 
     def is_empty(self) -> bool:
         for table in (files, folders, custom_metadata_fields):
