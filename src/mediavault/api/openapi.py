@@ -2,8 +2,12 @@
 
 Routes read their bodies by hand, so that every rejection carries ImageKit's exact message, and
 return plain dicts built by the one serializer; Litestar can infer neither. The request bodies,
-query parameters and response shapes are described here instead, as ImageKit documents them
-(spec §2, §5, §6), and attached to each route through `documented(...)`.
+query parameters and response shapes are described here instead, as ImageKit's API reference
+(https://imagekit.io/docs/api-reference) documents them, and attached to each route through
+`documented(...)`.
+
+Where a schema describes a request, every value it admits is accepted (the fuzzing test checks
+this): patterns spell out the server's own rules, whitespace and length included.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
+from mediavault.api.forms import MAX_DESCRIPTION_CHARS, MAX_TAGS_CHARS
 from mediavault.api.guards import QUERY_OPT
 from mediavault.api.listing_params import SORT_KEYS
 from mediavault.domain.custom_metadata import TYPES as FIELD_TYPES
-from mediavault.domain.names import MAX_FILE_NAME_CHARS
+from mediavault.domain.names import MAX_FILE_NAME_CHARS, MAX_FOLDER_DEPTH, MAX_FOLDER_SEGMENT_CHARS
+from mediavault.serializers import UPLOAD_RESPONSE_FIELDS
 
 _STRING = Schema(type=OpenAPIType.STRING)
 # In JSON request bodies, no value the server uses may hold a NUL (PostgreSQL cannot store one).
@@ -47,6 +53,55 @@ _STRINGS = Schema(type=OpenAPIType.ARRAY, items=_STRING)
 _NULL = Schema(type=OpenAPIType.NULL)
 _OBJECT = Schema(type=OpenAPIType.OBJECT)
 _COORDINATES = Schema(type=OpenAPIType.STRING, pattern=r"^\d+,\d+,\d+,\d+$", description="x,y,w,h")
+
+# Whitespace as the server's str.strip() sees it (Python's str.isspace), spelled out: `\s`
+# means slightly different sets in Python's and other regex engines.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SEPARATORS = r"/\\"  # both separate folders
+
+
+def _file_name() -> Schema:
+    """A file name as names.sanitize_file_name takes it: at most 255 characters once its outer
+    whitespace is stripped, not only dots, no NUL. (Exact but for Unicode normalisation, which
+    can change the length of rare characters.)"""
+    inner = MAX_FILE_NAME_CHARS - 2
+    visible = rf"[^{_SPACE}\u0000]"
+    return Schema(
+        type=OpenAPIType.STRING,
+        all_of=[
+            Schema(
+                pattern=rf"^[{_SPACE}]*{visible}(?:[^\u0000]{{0,{inner}}}{visible})?[{_SPACE}]*$"
+            ),
+            # Something besides dots: another visible character, or whitespace inside the name.
+            Schema(pattern=rf"[^.{_SPACE}\u0000]|{visible}[{_SPACE}]+{visible}"),
+        ],
+        description=f"At most {MAX_FILE_NAME_CHARS} characters; not only dots.",
+    )
+
+
+def _path_pieces(nul: str) -> str:
+    """At most 50 pieces of at most 255 characters between separators: always within the
+    folder limits, however the pieces are stripped or dropped when empty."""
+    piece = rf"[^{_SEPARATORS}{nul}]{{0,{MAX_FOLDER_SEGMENT_CHARS}}}"
+    return rf"^{piece}(?:[{_SEPARATORS}]{piece}){{0,{MAX_FOLDER_DEPTH - 1}}}$"
+
+
+_FOLDER = Schema(
+    type=OpenAPIType.STRING,
+    pattern=_path_pieces(nul=""),  # a NUL becomes "_" like other unusable characters
+    description=(
+        f"At most {MAX_FOLDER_DEPTH} folders deep, each name at most "
+        f"{MAX_FOLDER_SEGMENT_CHARS} characters."
+    ),
+)
+_FILE_PATH = Schema(
+    type=OpenAPIType.STRING,
+    all_of=[
+        Schema(pattern=_path_pieces(nul=r"\u0000")),
+        Schema(pattern=rf"[^/{_SPACE}\u0000][{_SPACE}]*$"),  # it names a file, not a folder
+    ],
+    description="The file's folder path and name, e.g. `/animals/cat.jpg`.",
+)
 
 
 def _nullable(schema: Schema) -> Schema:
@@ -104,7 +159,7 @@ FILE = _object(
     mime=_STRING,
     description=_STRING,
 )
-FILE.description = "The File object (spec §2.1): a file's current version, or one of its versions."
+FILE.description = "ImageKit's File object: a file's current version, or one of its versions."
 
 FOLDER = _object(
     "type folderId name folderPath createdAt updatedAt",
@@ -162,27 +217,58 @@ EMPTY = Schema(type=OpenAPIType.OBJECT, max_properties=0)
 
 # --- request bodies ------------------------------------------------------------------------
 
+_NO_NUL = r"^[^\u0000]*$"
+_RESPONSE_FIELD = rf"[{_SPACE}]*(?:{'|'.join(sorted(UPLOAD_RESPONSE_FIELDS))})?[{_SPACE}]*"
+# Fields asking for processing this server does not do: only an empty value is accepted.
+_UNSUPPORTED = Schema(
+    type=OpenAPIType.STRING,
+    pattern=rf"^[{_SPACE}]*(?:\[\])?[{_SPACE}]*$",
+    description="Not supported by this server: only empty (or `[]`) is accepted.",
+)
 UPLOAD_FORM = _object(
     "file fileName",
     file=Schema(
-        description="The bytes (a file part), or text: base64, a data URI, or an http(s) URL.",
-        one_of=[Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY), _STRING],
+        type=OpenAPIType.STRING,
+        format=OpenAPIFormat.BINARY,
+        min_length=1,
+        description=(
+            "The bytes, as a file part. A text field (no filename) is read as base64, a data "
+            "URI or an http(s) URL to fetch; whether such text is accepted depends on its "
+            "content and on the remote server, so the schema describes only the file part."
+        ),
     ),
-    fileName=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_FILE_NAME_CHARS),
-    folder=_STRING,
+    fileName=_file_name(),
+    folder=_FOLDER,
     useUniqueFileName=_BOOLEAN_TEXT,
-    tags=Schema(type=OpenAPIType.STRING, description="Comma-separated, 500 characters"),
+    tags=Schema(
+        type=OpenAPIType.STRING,
+        pattern=r"^[^%\u0000]*$",
+        max_length=MAX_TAGS_CHARS,
+        description=f"Comma-separated, at most {MAX_TAGS_CHARS} characters, no `%`.",
+    ),
     isPrivateFile=_BOOLEAN_TEXT,
     isPublished=_BOOLEAN_TEXT,
     customCoordinates=_COORDINATES,
-    customMetadata=Schema(type=OpenAPIType.STRING, description="A JSON object"),
-    description=Schema(type=OpenAPIType.STRING, max_length=1024),
+    customMetadata=Schema(
+        type=OpenAPIType.STRING,
+        description="A JSON object whose keys are declared custom metadata fields.",
+    ),
+    description=Schema(type=OpenAPIType.STRING, pattern=_NO_NUL, max_length=MAX_DESCRIPTION_CHARS),
     overwriteFile=_BOOLEAN_TEXT,
     overwriteTags=_BOOLEAN_TEXT,
     overwriteCustomMetadata=_BOOLEAN_TEXT,
     overwriteAITags=_BOOLEAN_TEXT,
-    responseFields=Schema(type=OpenAPIType.STRING, description="Comma-separated"),
+    responseFields=Schema(
+        type=OpenAPIType.STRING,
+        pattern=rf"^{_RESPONSE_FIELD}(?:,{_RESPONSE_FIELD})*$",
+        description="Comma-separated names of optional response fields.",
+    ),
+    extensions=_UNSUPPORTED,
+    transformation=_UNSUPPORTED,
+    checks=_UNSUPPORTED,
 )
+# Other fields are ignored, unless they hold a NUL (no stored or compared text may).
+UPLOAD_FORM.additional_properties = Schema(type=OpenAPIType.STRING, pattern=_NO_NUL)
 
 _DETAILS = _object(
     "",
@@ -199,14 +285,18 @@ _PUBLISH = _object(
 )
 _PUBLISH.additional_properties = False
 DETAILS_UPDATE = Schema(one_of=[_DETAILS, _PUBLISH])
+# Copy's and rename's flags read null as false, their default (forms.optional_boolean).
+_OPTION = Schema(one_of=[_BOOLEAN, _NULL], description="`null` is read as false, the default.")
 COPY = _object(
     "sourceFilePath destinationPath",
     sourceFilePath=_TEXT,
     destinationPath=_TEXT,
-    includeFileVersions=_BOOLEAN,
+    includeFileVersions=_OPTION,
 )
 MOVE = _object("sourceFilePath destinationPath", sourceFilePath=_TEXT, destinationPath=_TEXT)
-RENAME = _object("filePath newFileName", filePath=_TEXT, newFileName=_TEXT, purgeCache=_BOOLEAN)
+RENAME = _object(
+    "filePath newFileName", filePath=_FILE_PATH, newFileName=_file_name(), purgeCache=_OPTION
+)
 _SOME_IDS = Schema(type=OpenAPIType.ARRAY, items=_VALUE, min_items=1)
 _SOME_TAGS = Schema(type=OpenAPIType.ARRAY, items=_TEXT, min_items=1)
 FILE_IDS = _object("fileIds", fileIds=_SOME_IDS)
@@ -214,7 +304,8 @@ TAGS = _object("fileIds tags", fileIds=_SOME_IDS, tags=_SOME_TAGS)
 AI_TAGS = _object("fileIds AITags", fileIds=_SOME_IDS, AITags=_SOME_TAGS)
 FOLDER_CREATE = _object("folderName parentFolderPath", folderName=_TEXT, parentFolderPath=_TEXT)
 FOLDER_DELETE = _object("folderPath", folderPath=_TEXT)
-# The rules between a field's type and its other keys (spec §7) are checked by the server.
+# The rules between a field's type and its other keys (which keys each type takes, defaults
+# within bounds) are checked by the server.
 _FIELD_SCHEMA = _object(
     "type",
     type=Schema(type=OpenAPIType.STRING, enum=list(FIELD_TYPES)),
@@ -247,7 +338,7 @@ LIST_ASSETS_QUERY = [
            "What to list; `all` is files and folders."),
     _query("sort", Schema(type=OpenAPIType.STRING, enum=_SORTS), "Order of the results."),
     _query("path", _STRING, "Only assets directly in this folder."),
-    _query("searchQuery", _STRING, "The search language of spec §6.5, e.g. `size > 1mb`."),
+    _query("searchQuery", _STRING, "ImageKit's search language, e.g. `size > 1mb`."),
     _query("fileType", Schema(type=OpenAPIType.STRING, enum=["all", "image", "non-image"]), ""),
     _query("tags", _STRING, "Comma-separated; ignored with searchQuery."),
     _query("name", _STRING, "Exact file name; ignored with searchQuery."),
