@@ -6,8 +6,9 @@ Builds two libraries by bulk inserts (tests/bulk_library.py: two versions per fi
 per version, 64 distinct blobs), writes each out with the real `mediavault export`, then runs
 the real `mediavault import` of each into an empty library and reads each process's peak RSS
 from the kernel (wait4's ru_maxrss). Flat memory means the large import peaks close to the
-small one, not in proportion to the rows. SQLite and local disk unless MEDIAVAULT_DATABASE_URL
-and MEDIAVAULT_BLOB_URL name other backends for the import's target.
+small one, not in proportion to the rows. The source is SQLite and local disk; the import's
+target too, or PostgreSQL + S3 when the test suite's MEDIAVAULT_TEST_* variables are set
+(`eval "$(./scripts/backends start)"`), a new database and prefix per run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.backends import backend_env, describe
 from tests.bulk_library import MeasuredRun, build_library, run_measured
 
 from mediavault.config import Settings
@@ -33,7 +35,7 @@ def checked(run: MeasuredRun) -> MeasuredRun:
 
 def measure(root: Path, version_count: int) -> dict[str, str]:
     source = Settings.from_env({}, data=root / "source")
-    target = Settings.from_env(data=root / "target")
+    target = Settings.from_env(backend_env(), data=root / "target")
     export = root / "export"
     started = time.perf_counter()
     build_library(source, version_count)
@@ -60,6 +62,7 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=1_000)
     args = parser.parse_args()
+    print(f"import target: {describe()}")
     results = []
     for count in (args.small, args.versions):
         with tempfile.TemporaryDirectory(prefix="mv-import-bench-") as tmp:
