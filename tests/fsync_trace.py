@@ -114,17 +114,21 @@ _RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
 _COMPLETE = re.compile(r"^(\w+)\((.*)\)\s+= (.*)$", re.DOTALL)
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _FD = re.compile(r"(?:^|[\s(,])(?:-?\d+|AT_FDCWD)<([^>]*)>")
+_CWD = re.compile(r"AT_FDCWD<([^>]*)>")
 
 
 def parse(lines: Iterable[str]) -> list[Call]:
     """The calls of an `strace -f -y` log, unfinished calls joined with their resumption."""
     calls: list[Call] = []
     pending: dict[int, tuple[int, str, str]] = {}  # tid -> (start line, name, args so far)
+    cwd = ""  # as the *at calls show it: what relative paths of mkdir, rename... start from
     for index, line in enumerate(lines):
         match = _LINE.match(line.rstrip("\n"))
         if not match:
             continue
         tid, rest = int(match.group(1)), match.group(2)
+        if shown := _CWD.search(rest):
+            cwd = shown.group(1)
         if unfinished := _UNFINISHED.match(rest):
             pending[tid] = (index, unfinished.group(1), unfinished.group(2))
             continue
@@ -135,11 +139,11 @@ def parse(lines: Iterable[str]) -> list[Call]:
             start, name, head = pending.pop(tid)
             text = f"{name}({head}{resumed.group(2)}"
         if complete := _COMPLETE.match(text):
-            calls.append(_call(start, index, tid, *complete.groups()))
+            calls.append(_call(start, index, tid, *complete.groups(), cwd=cwd))
     return calls
 
 
-def _call(start: int, end: int, tid: int, name: str, args: str, result: str) -> Call:
+def _call(start: int, end: int, tid: int, name: str, args: str, result: str, cwd: str) -> Call:
     ok = not result.startswith(("-1", "?"))
     if name in WRITES:
         fd = _FD.search(args)
@@ -159,7 +163,7 @@ def _call(start: int, end: int, tid: int, name: str, args: str, result: str) -> 
     elif name in ("mkdirat", "unlinkat"):
         paths = (_join(directories, 0, strings[0]),)
     else:  # mkdir, rename, unlink, rmdir: paths relative to the working directory
-        paths = tuple(os.path.normpath(s) for s in strings)
+        paths = tuple(os.path.normpath(os.path.join(cwd, s)) for s in strings)
     return Call(start, end, tid, name, paths, b"", args, ok)
 
 
@@ -225,7 +229,9 @@ class Checker:
         elif call.name in ("rename", "renameat", "renameat2"):
             self.report.blobs_published += call.paths[1].startswith(self.blobs + "/sha256/")
             yield from self._needed(call.paths[0], "loses the renamed entry")
-            yield from self._needed(call.paths[1], "gains the renamed entry")
+            for directory, entry in self._needed(call.paths[1], "gains the renamed entry"):
+                self._check_data_synced(call)
+                yield directory, entry
         elif call.name in ("unlink", "unlinkat", "rmdir"):
             self.report.entries_removed += 1
             if not call.path.startswith(self.blobs + "/sha256/"):  # decided: see the docstring
@@ -267,7 +273,7 @@ class Checker:
                 self._find(writes[0], "a WAL write is never synced")
         return synced_by
 
-    # Rules 1 and 3: the blob a version references is durable before the version commits.
+    # Rule 3: the blob a version references is durable before the version commits.
     def _check_upload(self, upload: Upload, synced_by: dict[int, Call]) -> None:
         self.report.uploads_checked += 1
         needle = upload.version_id.encode()
@@ -286,7 +292,6 @@ class Checker:
         for unlink in self._unlinks_of(blob):
             if rename.end < unlink.start < commit.start:
                 self._find(unlink, f"{what}, but after its blob is removed")
-        self._check_data_synced(rename, what)
         for directory, entry_call in self._path_entries(blob, rename, before=commit.start):
             if not self._synced(directory, after=entry_call.end, before=commit.start):
                 self._find(entry_call, f"{what} {directory} is fsynced after this change")
@@ -298,17 +303,20 @@ class Checker:
             self._find(answer, f"version {upload.version_id} is acknowledged before its commit "
                        f"is synced (line {sync.start + 1})")  # fmt: skip
 
-    def _check_data_synced(self, rename: Call, what: str) -> None:
+    # Rule 1: a file renamed into place was fsynced after its last write, before the rename.
+    def _check_data_synced(self, rename: Call) -> None:
         source = rename.paths[0]
         writes = [c for c in self.calls if c.name in WRITES and c.path == source and c.ok]
-        last_write = max((w.end for w in writes if w.end < rename.start), default=-1)
+        last_write = max((w.end for w in writes if w.end < rename.start), default=None)
+        if last_write is None:
+            return  # nothing written during the run (a directory, or an empty file)
         synced = any(
             c.name in SYNCS and c.ok and c.path == source and last_write < c.start
             and c.end < rename.start
             for c in self.calls
         )  # fmt: skip
         if not synced:
-            self._find(rename, f"{what} the data of {source} is fsynced before its rename")
+            self._find(rename, f"the data of {source} is not fsynced before its rename")
 
     def _path_entries(self, blob: str, rename: Call, before: int) -> Iterator[tuple[str, Call]]:
         """(directory, change) for the blob's entry and each directory on its path that was

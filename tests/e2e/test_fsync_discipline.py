@@ -111,7 +111,9 @@ def test_the_store_folders_must_be_durable_too() -> None:
 
 def test_a_blob_renamed_before_its_data_is_fsynced() -> None:
     report = _check(_without(GOOD, f"fsync(4<{STAGED}>) = 0"))
-    assert any(f"the data of {STAGED} is fsynced before its rename" in f for f in report.findings)
+    assert any(
+        f"the data of {STAGED} is not fsynced before its rename" in f for f in report.findings
+    )
 
 
 def test_a_blob_entry_not_fsynced_before_the_commit() -> None:
@@ -157,3 +159,12 @@ def test_exempt_entries_need_no_fsync_and_others_do() -> None:
     assert report.findings == [
         "line 17 (mkdir /d/exports): /d gains the directory 'exports' and is never fsynced after"
     ]
+
+
+def test_relative_paths_start_from_the_working_directory_the_log_shows() -> None:
+    relative = [
+        *GOOD,
+        'openat(AT_FDCWD</d>, "x", O_RDONLY) = 8</d/x>',
+        'mkdir("exports", 0777) = 0',
+    ]
+    assert any("(mkdir /d/exports)" in f for f in _check(relative).findings)
