@@ -11,7 +11,7 @@ from imagekitio import ImageKit
 
 from tests.support import TEST_KEY, ServerProcess, blob_files, staging_count
 
-HELP = "For support kindly contact us at support@imagekit.io ."
+HELP = "See docs/errors.md in the mediavault documentation."
 UNKNOWN_ID = "0123456789abcdef01234567"
 
 

@@ -31,8 +31,9 @@ IMAGEKIT_OPENAPI = Path(
 )
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
-# Every check, but two generic REST conventions ImageKit does not follow: unknown routes and wrong
-# methods are 404 (spec §10 q26), so there is no 405 and no Allow header.
+# Every check, but two generic REST conventions this server does not follow: unknown routes and
+# wrong methods are 404 in ImageKit's error shape (docs/decisions.md), so there is no 405 and no
+# Allow header.
 _CHECKS = """
 [checks]
 enabled = true
@@ -232,7 +233,7 @@ def _imagekit_document(tmp_path: Path) -> Path:
        no type, so it matches every value and `oneOf` (exactly one match) rejects even a correct
        `tags: ["a"]`. `anyOf` says what the document means.
     2. It gives its 204 responses a JSON body, which HTTP forbids; ImageKit itself answers 204
-       with an empty body (spec §1.5), and so does mediavault. The body is dropped.
+       with an empty body, and so does mediavault. The body is dropped.
     Nothing else is changed.
     """
     document = yaml.safe_load(IMAGEKIT_OPENAPI.read_text())

@@ -23,7 +23,7 @@ from imagekitio import ImageKit
 from tests.server_log import LogCursor
 from tests.support import TEST_KEY, ServerProcess, check_invariants
 
-HELP = "For support kindly contact us at support@imagekit.io ."
+HELP = "See docs/errors.md in the mediavault documentation."
 AUTH = (TEST_KEY, "")
 UNKNOWN_ID = "0123456789abcdef01234567"
 

@@ -13,7 +13,7 @@ import psutil
 
 from tests.support import TEST_KEY, ServerProcess
 
-HELP = "For support kindly contact us at support@imagekit.io ."
+HELP = "See docs/errors.md in the mediavault documentation."
 # Litestar's default request_max_body_size is 10,000,000 bytes.
 OVER_THE_LIMIT = 12 * 1024 * 1024
 

@@ -175,7 +175,7 @@ def test_each_kind_of_inner_address_is_refused_by_default(
     assert response.json() == {
         "message": "Your request contains invalid file parameter. The file could not be "
         "downloaded from the URL: the host is not a public address.",
-        "help": "For support kindly contact us at support@imagekit.io .",
+        "help": "See docs/errors.md in the mediavault documentation.",
     }
     # Refused before connecting: the origin listening on 127.0.0.1 heard nothing.
     assert len(Origin.requests) == before

@@ -135,7 +135,7 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(server: ServerProce
     assert httpx.get(f"{server.base_url}/healthz").status_code == 200
 
 
-HELP = "For support kindly contact us at support@imagekit.io ."
+HELP = "See docs/errors.md in the mediavault documentation."
 TOO_MANY = "Your request contains too many parameters. An upload can have at most 100 form fields."
 TOO_MUCH = (
     "Your request contains too much form data. The form fields of an upload can be at most "

@@ -184,7 +184,7 @@ def test_overwrite_file_false_refuses_and_stores_nothing(
     assert refused.value.body == {
         "message": "A file with the same name already exists at the exact location. We could "
         "not overwrite it because both overwriteFile and useUniqueFileName are set to false.",
-        "help": "For support kindly contact us at support@imagekit.io .",
+        "help": "See docs/errors.md in the mediavault documentation.",
     }
     assert len(client.files.versions.list(first.file_id)) == 1
     assert blob_files(data) == blobs_before

@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from mediavault import errors
 
-HELP = "For support kindly contact us at support@imagekit.io ."
+HELP = "See docs/errors.md in the mediavault documentation."
 INTERNAL_ERROR = "We encountered an internal error. Please try again later."
 log = logging.getLogger("mediavault")
 
