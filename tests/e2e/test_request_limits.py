@@ -11,6 +11,7 @@ import threading
 import httpx
 import psutil
 
+from tests.server_log import LogCursor
 from tests.support import TEST_KEY, ServerProcess
 
 HELP = "See docs/errors.md in the mediavault documentation."
@@ -105,3 +106,20 @@ def test_a_chunked_json_body_is_cut_off_at_the_limit_without_holding_it(
     grown = sum(p.memory_info().rss for p in workers) - before
     # 600 MiB were offered; the server held at most its 10 MB limit of it at a time.
     assert grown < 60 * 1024 * 1024, grown
+
+
+def test_a_client_that_hangs_up_mid_body_is_not_a_server_fault(server: ServerProcess) -> None:
+    """Litestar reports the disconnect as an internal error; it is the client's doing."""
+    cursor = LogCursor(server)
+    auth = httpx.BasicAuth(TEST_KEY, "")
+    request = next(auth.auth_flow(httpx.Request("POST", "http://x/")))
+    head = (
+        "POST /v1/files/addTags HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {request.headers['authorization']}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + b'{"fileIds": ["')
+    records = cursor.records(wait_for="client disconnected before its body ended")
+    assert [r for r in records if r.level == "ERROR"] == []
+    assert any(r.level == "INFO" and "addTags" in r.message for r in records)

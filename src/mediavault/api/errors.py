@@ -19,6 +19,9 @@ from mediavault import errors
 HELP = "See docs/errors.md in the mediavault documentation."
 INTERNAL_ERROR = "We encountered an internal error. Please try again later."
 log = logging.getLogger("mediavault")
+# How Litestar says that the client disconnected while it read a JSON body (an
+# InternalServerException: it has no class of its own).
+CLIENT_GONE = "client disconnected prematurely"
 
 STATUS: dict[type[errors.MediaVaultError], int] = {
     errors.InvalidRequest: 400,
@@ -85,6 +88,10 @@ def _http_answer(exc: HTTPException, method: str, path: str) -> ErrorAnswer:
     if isinstance(exc, ValidationException):
         message = f"Your request contains invalid parameters: {exc.detail}"
         return ErrorAnswer(400, error_body(message))
+    if exc.detail == CLIENT_GONE:
+        # The client hung up mid-body: its fault, not the server's, and nobody hears the answer.
+        log.info("client disconnected before its body ended on %s %s", method, path)
+        return ErrorAnswer(400, error_body("The request body ended before it was complete."))
     if exc.status_code >= 500:
         log.error("request failed on %s %s: %s", method, path, exc.detail, exc_info=exc)
         return ErrorAnswer(exc.status_code, error_body(INTERNAL_ERROR))

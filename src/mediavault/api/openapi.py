@@ -462,6 +462,8 @@ def delivery_path_item() -> PathItem:
         "401": _error_response("A private file without a valid signature."),
         "404": _error_response("No such file or version, or it is unpublished."),
         "416": OpenAPIResponse(description="The range is outside the file."),
+        "500": _error_response("The version's bytes are missing from the blob store."),
+        "503": _error_response("The blob store cannot be reached."),
     }
 
     def operation(operation_id: str, summary: str) -> Operation:
