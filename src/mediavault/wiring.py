@@ -14,7 +14,7 @@ from mediavault.media.thumbnails import ThumbnailCache
 from mediavault.services.events import EventRecorder
 from mediavault.services.garbage import collect_abandoned
 from mediavault.services.stores import Stores
-from mediavault.storage.blobs import BlobStore, LocalBlobStore
+from mediavault.storage.blobs import BlobStore, LocalBlobStore, fsync_dir, make_durable_dirs
 from mediavault.storage.database import create_engine, migrate
 from mediavault.storage.liveness import NO_OWNER, liveness_for
 from mediavault.storage.metadata import MetadataStore
@@ -68,7 +68,7 @@ def prepare_data_folder(settings: Settings) -> PreparedDataFolder:
     (never what another live process is doing: see mediavault.services.garbage), and makes
     sure there is a private key. Safe to run while servers are up.
     """
-    settings.data.mkdir(parents=True, exist_ok=True)
+    _create_durably(settings.data)
     engine = create_engine(settings.resolved_database_url)
     try:
         migrate(engine)  # before anything else reads the tables it may create
@@ -87,6 +87,13 @@ def prepare_data_folder(settings: Settings) -> PreparedDataFolder:
     return PreparedDataFolder(_create_private_key(path), key_was_generated=True)
 
 
+def _create_durably(folder: Path) -> None:
+    """The data folder and any missing parents, each entry fsynced into its parent."""
+    existing = next(p for p in [folder, *folder.parents] if p.exists())
+    if existing != folder:
+        make_durable_dirs(folder, existing)
+
+
 def _create_private_key(path: Path) -> str:
     """A new key in `path`, readable by its owner only from the moment the file exists."""
     key = "private_" + secrets.token_urlsafe(24)
@@ -101,6 +108,7 @@ def _create_private_key(path: Path) -> str:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, path)
+        fsync_dir(path.parent)  # the key is shown once: its file must outlive a power cut
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

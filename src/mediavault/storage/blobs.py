@@ -194,7 +194,7 @@ class LocalBlobStore:
         top = root
         while not top.exists():
             top = top.parent
-        _make_durable_dirs(root / "sha256", top=top)
+        make_durable_dirs(root / "sha256", top=top)
         # One flag per shard directory sha256/ab/cd, set once this process has made it durable:
         # later publishes into it cost no extra fsync.
         self._durable_shards = bytearray(256 * 256)
@@ -210,7 +210,7 @@ class LocalBlobStore:
         final = self._path(staged.digest)
         shard = int(staged.digest[:4], 16)
         if not self._durable_shards[shard]:
-            _make_durable_dirs(final.parent, top=self.root / "sha256")
+            make_durable_dirs(final.parent, top=self.root / "sha256")
             self._durable_shards[shard] = 1
         if not overwrite and _size_or_none(final) == staged.size:
             # Identical bytes are stored once: the same digest is the same content.
@@ -220,7 +220,7 @@ class LocalBlobStore:
             os.replace(staged.location, final)
         # Also after finding the blob there: another upload may have renamed it in an instant
         # ago and not fsynced its entry yet.
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def discard(self, staged: StagedBlob) -> None:
         Path(staged.location).unlink(missing_ok=True)
@@ -297,7 +297,7 @@ def _size_or_none(path: Path) -> int | None:
         return None
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make the directory's entries durable (its own entry is its parent's business)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -306,7 +306,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _make_durable_dirs(directory: Path, top: Path) -> None:
+def make_durable_dirs(directory: Path, top: Path) -> None:
     """Create `directory` and its missing parents below `top`, then fsync the parent of each
     of them, whether this call created it or not: one another process created an instant ago
     may not have its entry fsynced yet (mkdir(parents=True) alone leaves every entry it makes
@@ -316,4 +316,4 @@ def _make_durable_dirs(directory: Path, top: Path) -> None:
     for each in chain:
         each.mkdir(exist_ok=True)
     for each in chain:
-        _fsync_dir(each.parent)
+        fsync_dir(each.parent)
