@@ -350,3 +350,18 @@ def test_lookups_read_the_same_records_as_a_sqlalchemy_connection(stores: Stores
     for item in found[0]:
         assert type(item.version.is_current) is bool
         assert type(item.version.metadata.is_published) is bool
+
+
+def test_bytes_published_by_an_upload_refused_in_its_transaction_are_removed(
+    stores: Stores, put, settings: Settings
+) -> None:
+    """The version limit is checked in the version's transaction, after publishing."""
+    for n in range(5):
+        put(f"version {n}".encode())
+    before = blob_files(settings)
+    with pytest.raises(VersionLimitReached):
+        put(b"one version too many")
+    assert blob_files(settings) == before
+    with stores.meta.read() as tx:
+        assert tx.blob_leases() == [] and tx.unfinished_blobs() == []
+    check_invariants(settings)
