@@ -1,17 +1,25 @@
 """Benchmark: list and search queries on a library of 100k files, through HTTP.
 
-    .venv/bin/python bench/search_100k.py [--files 100000] [--repeat 30]
+    .venv/bin/python bench/search_100k.py [--files 100000] [--repeat 30] [--data DIR]
+        [--answers FILE]
 
 Builds the library quickly by bulk inserts into a fresh data folder (setup only), starts a real
 `mediavault serve` on it, then times each query through the API. The baseline is the same
 server's cheapest authenticated answer (a details lookup by id), measured in the same run, so
 the ratios mean something on a noisy machine.
+
+On SQLite and local disk by default; on PostgreSQL + S3 when the test suite's MEDIAVAULT_TEST_*
+variables are set (`source /tmp/backends.env` or `eval "$(./scripts/backends start)"`), a new
+database and prefix per run. `--data DIR` keeps the SQLite library in DIR and reuses it when it
+is there (the server migrates it on start). `--answers FILE` writes every query's answer (the
+ids and types, in order) so that two runs can be compared for identical results.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 import statistics
 import sys
@@ -24,6 +32,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.backends import backend_env, describe
 from tests.support import TEST_KEY, ServerProcess, free_port
 
 from mediavault.config import Settings
@@ -46,11 +55,13 @@ QUERIES = {
     "custom metadata": {"searchQuery": '"customMetadata.brand" = "brand5"', "limit": "100"},
     "versions by name": {"searchQuery": 'type = "file-version" AND name = "file123.jpg"'},
     "OR of two fields": {"searchQuery": 'name = "file5.jpg" OR tags IN ["tag1"]', "limit": "50"},
+    # Both terms match nearly every file: what an OR rewritten as a union must not make slow.
+    "OR of two broad ranges": {"searchQuery": 'size > "1kb" OR width > 10', "limit": "100"},
 }
 
 
-def build_library(data: Path, count: int) -> str:
-    settings = Settings.from_env({}, data=data)
+def build_library(data: Path, count: int, env: dict[str, str]) -> str:
+    settings = Settings.from_env(env, data=data)
     stores = build_stores(settings)
     migrate(stores.meta.engine)
     rng = random.Random(42)
@@ -121,17 +132,40 @@ def timed(client: httpx.Client, path: str, params: dict[str, str], repeat: int) 
     return samples
 
 
+def answer(client: httpx.Client, params: dict[str, str]) -> list[str]:
+    """What a query returns, in order: enough to tell two runs' results apart."""
+    response = client.get("/v1/files", params=params)
+    assert response.status_code == 200, response.text
+    return [
+        f"{item['type']}:{item.get('fileId') or item.get('folderId')}:"
+        f"{item.get('versionInfo', {}).get('id', '')}"
+        for item in response.json()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--data", type=Path, help="keep (and reuse) the SQLite library here")
+    parser.add_argument("--answers", type=Path, help="write each query's results here (JSON)")
     args = parser.parse_args()
+    env = backend_env()
     with tempfile.TemporaryDirectory(prefix="mv-bench-") as tmp:
-        data = Path(tmp) / "data"
+        data = (args.data or Path(tmp)).resolve() / "data"
+        marker = data.parent / "some_file_id"
         started = time.perf_counter()
-        some_id = build_library(data, args.files)
-        print(f"built {args.files} files in {time.perf_counter() - started:.1f} s")
-        server = ServerProcess(data=data, port=free_port()).start()
+        if args.data and not env and marker.exists():
+            some_id = marker.read_text()
+            print(f"reusing the library in {data}")
+        else:
+            some_id = build_library(data, args.files, env)
+            marker.write_text(some_id)
+            print(f"built {args.files} files in {time.perf_counter() - started:.1f} s")
+        print(f"backends: {describe()}")
+        server = ServerProcess(data=data, port=free_port())
+        server.backend = env
+        server.start()
         try:
             with httpx.Client(base_url=server.base_url, auth=(TEST_KEY, ""), timeout=60) as client:
                 timed(client, "/v1/files", {"limit": "10"}, 5)  # warm up
@@ -147,6 +181,9 @@ def main() -> None:
                     p50 = statistics.median(samples)
                     p95 = samples[int(len(samples) * 0.95) - 1]
                     print(f"| {label} | {p50:.1f} | {p95:.1f} | {p50 / baseline:.1f} |")
+                if args.answers:
+                    answers = {label: answer(client, params) for label, params in QUERIES.items()}
+                    args.answers.write_text(json.dumps(answers, indent=1))
         finally:
             server.stop()
 
