@@ -64,6 +64,21 @@ class Settings:
     collect_interval_seconds: int = 300
     max_versions_per_file: int = 100
     thumbnail_size: int = 200
+    # Image transformations (media/transform). Inputs with more pixels than this (all frames
+    # of an animation together) are refused from their header, before any decoding; so are
+    # outputs with more: ImageKit's limit is 100 megapixels.
+    transform_max_input_pixels: int = 100_000_000
+    # The longest side any transformation step may produce (WebP's own limit is 16383).
+    transform_max_output_side: int = 16383
+    # The largest `dpr` accepted (ImageKit's range ends at 5).
+    transform_max_dpr: int = 5
+    # `f-auto` (the default format) may choose AVIF when the request accepts it: the smallest
+    # files, but the slowest to encode (once per rendition: renditions are cached).
+    transform_auto_avif: bool = True
+    # Rendered images kept under <data>/cache/renditions, least recently used evicted beyond.
+    rendition_cache_bytes: int = 1024**3
+    # A JSON object {"name": "w-300,h-200", ...}: the operator's named transformations (n-name).
+    named_transformations_file: Path | None = None
     log_level: str = "info"
     # Where events are POSTed: one URL or several separated by commas. None: no webhooks.
     webhook_url: str | None = None

@@ -7,7 +7,9 @@ MediaVaultError
 │   ├── CannotDeleteCurrentVersion
 │   ├── FileAlreadyExists     overwriteFile=false onto an existing path
 │   ├── VersionLimitReached
-│   └── FileTooLarge
+│   ├── FileTooLarge
+│   └── BadTransformation     a `tr` value the image engine refuses (unknown or invalid)
+│       └── TransformationLimit   the image or the requested output exceeds a limit
 ├── RequestTimeout            the client stopped sending the body
 ├── Unauthenticated           no private key supplied
 ├── Forbidden                 the key is not the account's
@@ -139,3 +141,29 @@ class StorageFull(StorageUnavailable):
 
 class BlobMissing(MediaVaultError):
     message = "The stored content of this file is missing."
+
+
+class BadTransformation(InvalidRequest):
+    """A delivery transformation (`tr`) that cannot be applied: an unknown or unsupported
+    parameter, an invalid value, an unknown named transformation.
+
+    `message` is ImageKit's fixed wording; `detail` says what was wrong and `ik_error` is the
+    value of ImageKit's `ik-error` response header (`<CODE> - <detail>`).
+    """
+
+    message = "Bad Image Transformation Request"
+    code = "EINVALID"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__()
+        self.detail = detail
+
+    @property
+    def ik_error(self) -> str:
+        return f"{self.code} - {self.detail}"
+
+
+class TransformationLimit(BadTransformation):
+    """The input image or a requested output is larger than the engine's limits."""
+
+    code = "ELIMIT"

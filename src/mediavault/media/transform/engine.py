@@ -1,0 +1,163 @@
+"""The engine: parse a transformation, answer its ETag, render it once and keep it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, ImageDraw
+
+from mediavault.config import Settings
+from mediavault.media.transform import formats, pipeline
+from mediavault.media.transform.cache import CacheReport, RenditionCache
+from mediavault.media.transform.named import THUMBNAIL, NamedTransformations
+from mediavault.media.transform.params import Chain, parse_transformation
+
+# Part of every cache key and ETag: bump it when the same chain starts producing other pixels,
+# so that old renditions (on disk and in clients' caches) are not served for the new ones.
+ENGINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """What to send. `path` None: the stored bytes themselves, with the stored MIME type
+    (`orig-true`, files that are not images, images that cannot be decoded)."""
+
+    path: Path | None
+    content_type: str | None
+    etag: str  # quoted, ready for the ETag header
+    vary_accept: bool  # the format was chosen from Accept: send `Vary: Accept`
+
+
+class TransformEngine:
+    def __init__(
+        self,
+        cache_root: Path,
+        *,
+        thumbnail_size: int = 200,
+        max_input_pixels: int = 100_000_000,
+        max_output_side: int = 16383,
+        max_dpr: int = 5,
+        auto_avif: bool = True,
+        cache_bytes: int = 1024**3,
+        named_file: Path | None = None,
+        min_age: float = 120.0,
+    ) -> None:
+        root = cache_root / "renditions"
+        self.cache = RenditionCache(root, cache_bytes, min_age=min_age)
+        self.named = NamedTransformations.load(thumbnail_size, named_file)
+        self.limits = pipeline.Limits(max_input_pixels, max_output_side)
+        self.max_dpr = max_dpr
+        self.auto_avif = auto_avif
+        self._thumbnail_size = thumbnail_size
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TransformEngine:
+        return cls(
+            settings.cache_root,
+            thumbnail_size=settings.thumbnail_size,
+            max_input_pixels=settings.transform_max_input_pixels,
+            max_output_side=settings.transform_max_output_side,
+            max_dpr=settings.transform_max_dpr,
+            auto_avif=settings.transform_auto_avif,
+            cache_bytes=settings.rendition_cache_bytes,
+            named_file=settings.named_transformations_file,
+        )
+
+    def parse(self, text: str) -> Chain:
+        """The chain of a `tr` value (percent-decoded; path and query chains joined with `:`).
+        Raises BadTransformation (400) for anything that cannot be applied."""
+        return parse_transformation(text, self.named, self.max_dpr)
+
+    def etag(self, chain: Chain, digest: str, accept: str | None, *, is_image: bool = True) -> str:
+        """The ETag `render` will give, computed without any I/O (for an early 304)."""
+        if chain.original or (not is_image and not chain.placeholder):
+            return f'"{digest}"'
+        if not is_image:
+            return f'"placeholder-{self._thumbnail_size}"'
+        return f'"{digest}-{self._key(chain, accept)[:20]}"'
+
+    def render(
+        self,
+        chain: Chain,
+        source: pipeline.Source,
+        digest: str,
+        accept: str | None,
+        *,
+        is_image: bool = True,
+    ) -> Rendition:
+        """The rendition of `chain` on the blob `digest`, from the cache or computed now.
+
+        `source` is the blob's local path or a function opening a reader of it (only called on
+        a cache miss). Blocking: run it in a worker thread. Raises BadTransformation (400) and
+        TransformationLimit (400); a failure of the store while reading is raised as is.
+        """
+        etag = self.etag(chain, digest, accept, is_image=is_image)
+        vary = chain.auto_format and is_image
+        if chain.original or (not is_image and not chain.placeholder):
+            return Rendition(None, None, etag, False)
+        if not is_image:
+            return Rendition(self.placeholder(), "image/png", etag, False)
+        policy = formats.negotiate(chain.output.format, accept, self.auto_avif)
+        key = self._key(chain, accept)
+
+        def produce(target: Path) -> str | None:
+            return pipeline.render(chain, source, target, policy, self.limits)
+
+        found = self.cache.get_or_create(digest, key, produce)
+        if found is None:
+            if chain.placeholder:
+                return Rendition(self.placeholder(), "image/png", etag, vary)
+            return Rendition(None, None, etag, vary)
+        path, ext = found
+        return Rendition(path, formats.CONTENT_TYPES[ext], etag, vary)
+
+    # The interface of media/thumbnails.ThumbnailCache, so that the engine can replace it.
+
+    def thumbnail(
+        self, digest: str, source: Callable[[], BinaryIO], is_image: bool
+    ) -> tuple[Path, str]:
+        """Path and content type of the `ik_ml_thumbnail` rendition (placeholder for files
+        that are not pictures). Blocking."""
+        rendition = self.render(self.named[THUMBNAIL], source, digest, None, is_image=is_image)
+        if rendition.path is None or rendition.content_type is None:  # not for a placeholder chain
+            return self.placeholder(), "image/png"
+        return rendition.path, rendition.content_type
+
+    def forget(self, digest: str) -> None:
+        """Delete every rendition of a blob; call it when the blob is deleted."""
+        self.cache.forget(digest)
+
+    def check(
+        self, known_digests: Collection[str] | None = None, repair: bool = False
+    ) -> CacheReport:
+        """For fsck: unknown files, half-written leftovers, renditions of deleted blobs."""
+        return self.cache.check(known_digests, repair)
+
+    def placeholder(self) -> Path:
+        """A picture of a sheet of paper: the thumbnail of a file that is not an image."""
+        size = self._thumbnail_size
+        path = self.cache.root / f"placeholder-{size}.png"
+        if not path.exists():
+            image = Image.new("RGB", (size, size), (236, 238, 241))
+            draw = ImageDraw.Draw(image)
+            s = size
+            page = [(s * 0.3, s * 0.2), (s * 0.6, s * 0.2), (s * 0.7, s * 0.3), (s * 0.7, s * 0.8)]
+            draw.polygon([*page, (s * 0.3, s * 0.8)], fill=(255, 255, 255), outline=(150, 155, 165))
+            draw.polygon(
+                [(s * 0.6, s * 0.2), (s * 0.6, s * 0.3), (s * 0.7, s * 0.3)], fill=(200, 204, 210)
+            )
+            temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            image.save(temp, "PNG")
+            os.replace(temp, path)
+        return path
+
+    def _key(self, chain: Chain, accept: str | None) -> str:
+        policy = formats.negotiate(chain.output.format, accept, self.auto_avif)
+        material = f"{ENGINE_VERSION}\n{chain.text}\n{policy}"
+        return hashlib.sha256(material.encode()).hexdigest()[:32]
