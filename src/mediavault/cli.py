@@ -93,8 +93,6 @@ def serve(
     from granian.constants import Interfaces
     from granian.server import Server
 
-    from mediavault.wiring import prepare_data_folder
-
     settings = Settings.from_env(
         host=host,
         port=port,
@@ -103,11 +101,11 @@ def serve(
         database_url=database_url,
         blob_url=blob_url,
     )
-    prepared = prepare_data_folder(settings)
-    if prepared.key_was_generated:
+    private_key, key_was_generated = _prepare_in_child(settings)
+    if key_was_generated:
         click.echo(
             f"Generated a private API key (stored in {settings.private_key_path}; "
-            f"shown only this once):\n\n    {prepared.private_key}\n"
+            f"shown only this once):\n\n    {private_key}\n"
         )
     click.echo(
         f"mediavault {__version__}: API on http://{settings.host}:{settings.port}, "
@@ -129,6 +127,28 @@ def serve(
         log_access=False,
         respawn_failed_workers=True,
     ).serve()
+
+
+def _prepare_in_child(settings: Settings) -> tuple[str, bool]:
+    """prepare_data_folder in a short-lived process; returns the key and whether it is new.
+
+    `serve`'s own process lives as long as the server and only supervises the workers: what
+    preparing loads (Alembic, SQLAlchemy, the blob stores, the migrations' objects) would stay
+    in its memory for good, and leaves with the child instead. The child is spawned, like the
+    workers. An error in it is raised here, its traceback included.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+        return child.submit(_prepare, settings).result()
+
+
+def _prepare(settings: Settings) -> tuple[str, bool]:
+    """In the child: a plain tuple back, so that the parent never imports mediavault.wiring."""
+    from mediavault.wiring import prepare_data_folder
+
+    prepared = prepare_data_folder(settings)
+    return prepared.private_key, prepared.key_was_generated
 
 
 @main.command()
