@@ -1,9 +1,11 @@
 """Profile a hot path of a real server with py-spy and print where its time goes.
 
-    .venv/bin/python bench/profile.py details|list|upload [--seconds 8]
+    .venv/bin/python bench/profile.py details|list|upload|deliver|deliver-version|304 [--seconds 8]
 
 Starts `mediavault serve` with one worker on a fresh data folder, loads the route (wrk for the
-reads, a 256 MiB upload with curl for the upload), records the worker with py-spy, and prints
+reads, a 256 MiB upload with curl for the upload; the deliveries are of a 10 KiB version, by
+its plain URL, by its ik-obj-version URL and with If-None-Match), records the worker with
+py-spy, and prints
 the functions with the most samples, own and inclusive. This is how the changes listed in
 BENCHMARKS.md were found.
 """
@@ -26,17 +28,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import TEST_KEY, ServerProcess, free_port
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
+DELIVERIES = ("deliver", "deliver-version", "304")
 
 
 def load(server: ServerProcess, route: str, seconds: float, root: Path) -> list[str]:
     """Set the route up; return the command that loads it."""
     client = httpx.Client(base_url=server.base_url, auth=(TEST_KEY, ""))
     form = {"fileName": "p.bin", "useUniqueFileName": "false"}
-    for n in range(100 if route == "list" else 1):
-        body = client.post(
-            "/api/v1/files/upload", files={"file": ("p", f"v{n}".encode())}, data=form
-        ).json()
+    count = {"list": 100, "deliver-version": 2}.get(route, 1)
+    for n in range(count):
+        content = os.urandom(10 * 1024) if route in DELIVERIES else f"v{n}".encode()
+        body = client.post("/api/v1/files/upload", files={"file": ("p", content)}, data=form).json()
     file_id, version_id = body["fileId"], body["versionInfo"]["id"]
+    wrk = ["wrk", "-t1", "-c16", f"-d{round(seconds)}s"]
+    if route in DELIVERIES:
+        listed = client.get(f"/v1/files/{file_id}/versions").json()
+        url = str(listed[-1]["url"])  # the older version's ik-obj-version URL, or the current's
+        if route != "deliver-version":
+            url = url.split("?")[0]
+        if route == "304":
+            wrk += ["-H", f"If-None-Match: {httpx.get(url).headers['etag']}"]
+        return [*wrk, url]
     if route == "upload":
         source = root / "upload.bin"
         source.write_bytes(os.urandom(256 * 1024 * 1024))
@@ -44,7 +56,7 @@ def load(server: ServerProcess, route: str, seconds: float, root: Path) -> list[
                 "-F", f"file=@{source}", f"{server.base_url}/api/v1/files/upload"]  # fmt: skip
     path = f"/v1/files/{file_id}/versions" + ("" if route == "list" else f"/{version_id}")
     auth = "Authorization: Basic " + base64.b64encode(f"{TEST_KEY}:".encode()).decode()
-    return ["wrk", "-t1", "-c16", f"-d{round(seconds)}s", "-H", auth, server.base_url + path]
+    return [*wrk, "-H", auth, server.base_url + path]
 
 
 def summarize(raw: Path, rows: int = 25) -> None:
@@ -71,7 +83,7 @@ def summarize(raw: Path, rows: int = 25) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("route", choices=["details", "list", "upload"])
+    parser.add_argument("route", choices=["details", "list", "upload", *DELIVERIES])
     parser.add_argument("--seconds", type=float, default=8)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mv-profile-", dir=os.environ.get("BENCH_DIR")) as tmp:

@@ -61,8 +61,12 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 _SIZES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 
 
-def wrk(url: str, seconds: float, connections: int, *, auth: bool = False) -> Load:
+def wrk(
+    url: str, seconds: float, connections: int, *, auth: bool = False, headers: tuple[str, ...] = ()
+) -> Load:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url]
+    for header in headers:
+        command[1:1] = ["-H", header]
     if auth:
         command[1:1] = ["-H", AUTH_HEADER]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -426,6 +430,141 @@ def measure_nginx(inputs: Inputs) -> Load:
         return wrk(url, inputs.seconds, 2)
 
 
+# --- reads (issue 11): 10 KiB deliveries, 304s, list and details ---------------------------
+
+SMALL = 10 * 1024  # bytes of the small delivered version
+
+
+@dataclass
+class ReadLoads:
+    """One mediavault server's read figures, all at 32 connections."""
+
+    deliver: Load  # 10 KiB, the current version at its plain URL
+    deliver_version: Load  # 10 KiB, an older version by its ik-obj-version URL
+    not_modified: Load  # the plain URL with If-None-Match of its ETag: 304s
+    details: Load  # GET a version of a file with 100 versions
+    listing: Load  # GET the 100 versions
+
+
+@dataclass
+class ReadsRun:
+    hello: dict[int, Load]  # the ASGI ceiling, by worker count
+    mediavault: dict[int, ReadLoads]  # by worker count
+    peer_get: Load  # SeaweedFS GET ?versionId of an older 10 KiB version
+    peer_list: Load  # SeaweedFS ListObjectVersions of 100 versions
+
+
+READ_WORKERS = (1, 2)
+
+
+def measure_reads(inputs: Inputs) -> ReadsRun:
+    """The read figures on one worker and on two, each against its baseline of this run."""
+    root = inputs.root / "reads"
+    root.mkdir()
+    older, current = os.urandom(SMALL), os.urandom(SMALL)
+    hello = {}
+    for workers in READ_WORKERS:
+        with hello_world(root, workers) as url:
+            wrk(f"{url}/", 2, 32)
+            hello[workers] = wrk(f"{url}/", inputs.seconds, 32)
+    loads = {
+        workers: _mediavault_reads(root, workers, inputs.seconds, older, current)
+        for workers in READ_WORKERS
+    }
+    with seaweedfs(root) as s3:
+        older_id = s3_put(s3, "small.bin", older)
+        s3_put(s3, "small.bin", current)
+        for n in range(100):
+            s3_put(s3, "hundred.bin", f"version {n}".encode())
+        get_url = f"{s3}/bench/small.bin?versionId={older_id}"
+        wrk(get_url, 2, 32)
+        peer_get = wrk(get_url, inputs.seconds, 32)
+        peer_list = wrk(f"{s3}/bench?versions&prefix=hundred.bin", inputs.seconds, 32)
+    return ReadsRun(hello, loads, peer_get, peer_list)
+
+
+def _mediavault_reads(
+    root: Path, workers: int, seconds: float, older: bytes, current: bytes
+) -> ReadLoads:
+    data = root / f"data-{workers}"
+    server = ServerProcess(data=data, port=free_port(), workers=workers).start()
+    client = httpx.Client(base_url=server.base_url, auth=(TEST_KEY, ""), timeout=60)
+    try:
+        mv_upload(client, "small.bin", older)
+        file_id = str(mv_upload(client, "small.bin", current)["fileId"])
+        small_versions = client.get(f"/v1/files/{file_id}/versions").json()
+        plain = str(small_versions[0]["url"]).split("?")[0]
+        by_token = str(small_versions[1]["url"])
+        assert "ik-obj-version=" in by_token and httpx.get(by_token).content == older
+        etag = httpx.get(plain).headers["etag"]
+        for n in range(100):
+            hundred = mv_upload(client, "hundred.bin", f"version {n}".encode())
+        hundred_id = str(hundred["fileId"])
+        versions = client.get(f"/v1/files/{hundred_id}/versions").json()
+        details_url = (
+            f"{server.base_url}/v1/files/{hundred_id}/versions/{versions[50]['versionInfo']['id']}"
+        )
+        wrk(plain, 2, 32)
+        wrk(details_url, 2, 32, auth=True)
+        return ReadLoads(
+            deliver=wrk(plain, seconds, 32),
+            deliver_version=wrk(by_token, seconds, 32),
+            not_modified=wrk(plain, seconds, 32, headers=(f"If-None-Match: {etag}",)),
+            details=wrk(details_url, seconds, 32, auth=True),
+            listing=wrk(
+                f"{server.base_url}/v1/files/{hundred_id}/versions", seconds, 32, auth=True
+            ),
+        )
+    finally:
+        client.close()
+        server.stop()
+
+
+def read_figures(reads: ReadsRun) -> list[Figure]:
+    figures = []
+    peer_get, peer_list = reads.peer_get, reads.peer_list
+    for workers, mv in reads.mediavault.items():
+        hello = reads.hello[workers]
+        on = f"{workers} worker{'s' if workers > 1 else ''}"
+        for name, load in (
+            ("current, plain URL", mv.deliver),
+            ("by ik-obj-version", mv.deliver_version),
+        ):
+            figures += [
+                Figure(f"deliver 10 KiB, {name}, {on}: req/s ÷ SeaweedFS GET ?versionId (10 KiB)",
+                       load.rps, peer_get.rps, "req/s", load.rps / peer_get.rps, "≥ 1.5",
+                       load.rps / peer_get.rps >= 1.5),
+                Figure(f"deliver 10 KiB, {name}, {on}: p50 at 32 connections", load.p50_ms, 5,
+                       "ms", load.p50_ms / 5, "< 5 ms", load.p50_ms < 5),
+            ]  # fmt: skip
+        ratio = mv.not_modified.rps / hello.rps
+        figures.append(
+            Figure(f"304 (If-None-Match), {on}: req/s ÷ ASGI hello-world ({on})",
+                   mv.not_modified.rps, hello.rps, "req/s", ratio, "≥ 0.5", ratio >= 0.5)
+        )  # fmt: skip
+        if workers != 1:
+            continue  # the list and details targets are for one worker
+        details, listing = mv.details.rps / hello.rps, mv.listing.rps / peer_list.rps
+        figures += [
+            Figure(f"GET version details, {on}: req/s ÷ ASGI hello-world ({on})",
+                   mv.details.rps, hello.rps, "req/s", details, "≥ 0.5", details >= 0.5),
+            Figure(f"list versions (100), {on}: req/s ÷ SeaweedFS ListObjectVersions (100)",
+                   mv.listing.rps, peer_list.rps, "req/s", listing, "≥ 1.5", listing >= 1.5),
+            Figure(f"list versions (100), {on}: p50 at 32 connections", mv.listing.p50_ms, 10,
+                   "ms", mv.listing.p50_ms / 10, "< 10 ms", mv.listing.p50_ms < 10),
+        ]  # fmt: skip
+    return figures
+
+
+def read_notes(reads: ReadsRun) -> list[str]:
+    hello = ", ".join(f"{w} worker(s) {load.rps:.0f} req/s" for w, load in reads.hello.items())
+    return [
+        f"Read figures: ASGI hello-world {hello}; SeaweedFS GET ?versionId (10 KiB) "
+        f"{reads.peer_get.rps:.0f} req/s (p50 {reads.peer_get.p50_ms:.1f} ms), "
+        f"ListObjectVersions (100) {reads.peer_list.rps:.0f} req/s."
+    ]
+
+
 def figures_of(
     inputs: Inputs, dd_s: float, ceiling: Load, mv: MediavaultRun, peer: PeerRun, web: Load
 ) -> list[Figure]:
@@ -505,10 +644,12 @@ def main() -> int:
         mv = measure_mediavault(inputs)
         peer = measure_seaweedfs(inputs)
         web = measure_nginx(inputs)
-    figures = figures_of(inputs, dd_s, ceiling, mv, peer, web)
+        reads = measure_reads(inputs)
+    figures = figures_of(inputs, dd_s, ceiling, mv, peer, web) + read_figures(reads)
     notes = [
         f"ASGI hello-world: {ceiling.rps:.0f} req/s; SeaweedFS GET ?versionId "
-        f"{peer.version_get.rps:.0f} req/s, ListObjectVersions {peer.list_versions.rps:.0f} req/s"
+        f"{peer.version_get.rps:.0f} req/s, ListObjectVersions {peer.list_versions.rps:.0f} req/s",
+        *read_notes(reads),
     ]
     report = render(figures, inputs.cores, args, notes)
     print(report)

@@ -10,6 +10,7 @@ from mediavault.domain.models import FileVersion
 THUMBNAIL_TRANSFORMATION = "n-ik_ml_thumbnail"
 # The characters RFC 3986 allows unencoded in a path; the SDKs encode with the same set.
 PATH_SAFE_CHARS = "/:@!$&'()*+,;=-._~"
+_THUMBNAIL_QUERY = f"&tr={THUMBNAIL_TRANSFORMATION}"
 
 
 @lru_cache(maxsize=65536)
@@ -24,6 +25,11 @@ class UrlBuilder:
 
     def url(self, item: FileVersion) -> str:
         return f"{self._base(item)}{self._query(item)}"
+
+    def url_and_thumbnail(self, item: FileVersion) -> tuple[str, str]:
+        """Both at once: the thumbnail's URL is the version's with the transformation added."""
+        url = self.endpoint + quoted_path(item.file.file_path) + self._query(item)
+        return url, url + _THUMBNAIL_QUERY
 
     def thumbnail(self, item: FileVersion) -> str:
         return f"{self._base(item)}{self._query(item)}&tr={THUMBNAIL_TRANSFORMATION}"

@@ -3,13 +3,19 @@
 Profiled on GET version details, Litestar's per-request pipeline (routing, a copy of the route
 handler per guard, signature parsing, response objects) cost more than the lookup and the
 serializer together; on two cores it held the route at a quarter of a bare ASGI app. So the
-plain case is answered here, with the same service calls and the same serializer: a GET of the
+plain case is answered here, with the same service calls and the same serializer (its msgspec
+Struct, encoded without the dict that Litestar's routes get from it): a GET of the
 exact path, with no query string, and a key that authenticates. Everything else (no key or a
 wrong one, a query string, another method) goes on to the Litestar routes, which own request
 validation; so both paths answer alike, and the OpenAPI document keeps describing these routes.
 A failure of the service call (an id that does not resolve, a database error) is answered by
 api/errors.answer_for, the function behind Litestar's exception handlers: same status, body
 and log line, without running the lookup a second time.
+
+Every request under the delivery prefix goes straight to the delivery handler, the raw ASGI
+app that Litestar's mount would call (api/routes/delivery.py): the handler does its own
+parsing, errors and responses, so Litestar only added its routing to each delivery. Unless
+another route lives under the prefix (a configured prefix such as /v1), then Litestar routes.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import msgspec
 from mediavault.api.auth import is_private_key, private_key_of
 from mediavault.api.context import AppContext, run_lookup
 from mediavault.api.errors import answer_for
-from mediavault.serializers import file_object
+from mediavault.api.routes import delivery
+from mediavault.serializers import file_struct
 from mediavault.services import files, versions
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -35,17 +42,18 @@ Answer = Callable[[AppContext, "re.Match[str]"], Any]
 
 async def _version(ctx: AppContext, match: re.Match[str]) -> Any:
     item = await run_lookup(ctx, versions.get_version, ctx.stores, match[1], match[2])
-    return file_object(item, ctx.urls)
+    return file_struct(item, ctx.urls)
 
 
 async def _versions(ctx: AppContext, match: re.Match[str]) -> Any:
     items = await run_lookup(ctx, versions.list_versions, ctx.stores, match[1])
-    return [file_object(item, ctx.urls) for item in items]
+    urls = ctx.urls
+    return [file_struct(item, urls) for item in items]
 
 
 async def _details(ctx: AppContext, match: re.Match[str]) -> Any:
     item = await run_lookup(ctx, files.get_details, ctx.stores, match[1])
-    return file_object(item, ctx.urls)
+    return file_struct(item, ctx.urls)
 
 
 _PREFIX = "/v1/files/"
@@ -63,8 +71,16 @@ class FastReads:
         # Authorization headers already checked: a client sends the same one every time.
         self._known_good: set[bytes] = set()
         self._encode = msgspec.json.Encoder().encode
+        self._delivery = _delivery_prefix(app, ctx.settings.normalized_delivery_prefix)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (
+            self._delivery is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith(self._delivery)
+        ):
+            await delivery.serve(self.ctx, scope, receive, send)
+            return
         if (
             scope["type"] == "http"
             and scope["method"] == "GET"
@@ -108,3 +124,13 @@ class FastReads:
         if len(self._known_good) < _KNOWN_KEYS_MAX:
             self._known_good.add(value)
         return True
+
+
+def _delivery_prefix(app: Any, prefix: str) -> str | None:
+    """`<prefix>/` when every path under it is the delivery mount's; None otherwise."""
+    if prefix == "/":
+        return None
+    for route in getattr(app, "routes", ()):
+        if route.path != prefix and route.path.startswith(prefix + "/"):
+            return None
+    return prefix + "/"

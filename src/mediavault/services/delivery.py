@@ -16,17 +16,13 @@ def resolve(stores: Stores, file_path: str, token: str | None) -> FileVersion:
     same), and stops working when the version is deleted or its publish state changes.
     Unpublished versions are not delivered.
     """
-    with stores.meta.read() as tx:
-        file = tx.get_file_by_path(file_path)
-        if file is None:
-            raise NotFound("The requested file does not exist.")
-        if token is None:
-            version = tx.get_current_version(file.id)
-        else:
-            version = tx.get_version_by_token(file.id, token)
-        if version is None or not version.metadata.is_published:
-            raise NotFound("The requested file version does not exist.")
-    return FileVersion(file, version)
+    with stores.meta.lookups() as lookups:
+        found = lookups.at_path(file_path, token)  # one statement, no transaction
+    if found is None:
+        raise NotFound("The requested file does not exist.")
+    if not isinstance(found, FileVersion) or not found.version.metadata.is_published:
+        raise NotFound("The requested file version does not exist.")
+    return found
 
 
 def ensure_stored(stores: Stores, item: FileVersion) -> None:

@@ -1,4 +1,5 @@
-"""The hottest reads, one statement each: a version of a file, its current version, all of them.
+"""The hottest reads, one statement each: a version of a file, its current version, all of them,
+and the version a delivery URL names (by file path, current or by ik-obj-version token).
 
 A single statement needs no transaction: SQLite reads one consistent snapshot per statement,
 and PostgreSQL runs it in autocommit. That saves the BEGIN and COMMIT of a read transaction,
@@ -15,15 +16,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 
-from mediavault.domain.models import FileVersion
-from mediavault.storage.rows import file_from, version_from
+from mediavault.domain.models import ContentInfo, File, FileVersion, Version, VersionMetadata
 from mediavault.storage.tables import files, versions
 
 _FILE_PREFIX = "file__"
@@ -31,14 +32,35 @@ _FILE_WITH_VERSIONS = sa.select(
     *(column.label(f"{_FILE_PREFIX}{column.name}") for column in files.c), versions
 ).join_from(files, versions, versions.c.file_id == files.c.id)
 _FILE_ID = files.c.id == sa.bindparam("file_id")
+# The bare column, not `is_current = 1` as SQLAlchemy writes a boolean on SQLite: only this
+# form lets SQLite's planner use the partial index of current versions (file_id WHERE
+# is_current); with `= 1` it walks the (is_current, ...) index through every current version
+# of the library. PostgreSQL reads either form the same.
+_IS_CURRENT = sa.text("versions.is_current")
 
 ONE_VERSION = _FILE_WITH_VERSIONS.where(_FILE_ID, versions.c.id == sa.bindparam("version_id"))
-CURRENT_VERSION = _FILE_WITH_VERSIONS.where(_FILE_ID, versions.c.is_current)
-ALL_VERSIONS = _FILE_WITH_VERSIONS.where(_FILE_ID).order_by(
-    versions.c.is_current.desc(), versions.c.number.desc()
-)
+CURRENT_VERSION = _FILE_WITH_VERSIONS.where(_FILE_ID, _IS_CURRENT)
+# In the order of the (file_id, number) unique index, so the database sorts nothing; the
+# current version is moved to the front afterwards.
+ALL_VERSIONS = _FILE_WITH_VERSIONS.where(_FILE_ID).order_by(versions.c.number.desc())
 
-Rows = Sequence[Mapping[Any, Any]]
+
+def _at_path(version_condition: sa.ColumnElement[bool] | sa.TextClause) -> sa.Select[Any]:
+    # An outer join: no row means no file at the path; a row without a version, no such version.
+    joined = files.outerjoin(versions, sa.and_(versions.c.file_id == files.c.id, version_condition))
+    return (
+        sa.select(*(column.label(f"{_FILE_PREFIX}{column.name}") for column in files.c), versions)
+        .select_from(joined)
+        .where(files.c.file_path == sa.bindparam("file_path"))
+    )
+
+
+CURRENT_AT_PATH = _at_path(_IS_CURRENT)
+TOKEN_AT_PATH = _at_path(versions.c.token == sa.bindparam("token"))
+STATEMENTS = (ONE_VERSION, CURRENT_VERSION, ALL_VERSIONS, CURRENT_AT_PATH, TOKEN_AT_PATH)
+
+# Rows by position, in the order of the statement's columns, with the column types converted.
+Rows = Sequence[Sequence[Any]]
 Runner = Callable[[sa.Select[Any], dict[str, str]], Rows]
 
 
@@ -47,31 +69,101 @@ class Lookups:
         self._run = run
 
     def version(self, file_id: str, version_id: str) -> FileVersion | None:
-        return _first(self._run(ONE_VERSION, {"file_id": file_id, "version_id": version_id}))
+        rows = self._run(ONE_VERSION, {"file_id": file_id, "version_id": version_id})
+        return _RECORDS[ONE_VERSION].file_version(rows[0]) if rows else None
 
     def current(self, file_id: str) -> FileVersion | None:
-        return _first(self._run(CURRENT_VERSION, {"file_id": file_id}))
+        rows = self._run(CURRENT_VERSION, {"file_id": file_id})
+        return _RECORDS[CURRENT_VERSION].file_version(rows[0]) if rows else None
+
+    def at_path(self, file_path: str, token: str | None) -> File | FileVersion | None:
+        """What a delivery URL names: the file's current version at its path, or the version of
+        that file with the ik-obj-version token. The file alone if it has no such version;
+        None if there is no file at the path."""
+        if token is None:
+            statement, params = CURRENT_AT_PATH, {"file_path": file_path}
+        else:
+            statement, params = TOKEN_AT_PATH, {"file_path": file_path, "token": token}
+        rows = self._run(statement, params)
+        if not rows:
+            return None
+        records = _RECORDS[statement]
+        if rows[0][records.version_id] is None:
+            return records.file(rows[0])
+        return records.file_version(rows[0])
 
     def versions(self, file_id: str) -> list[FileVersion]:
         """Current first, then the others newest number first; empty if there is no file."""
         rows = self._run(ALL_VERSIONS, {"file_id": file_id})
         if not rows:
             return []
-        file = file_from(rows[0], _FILE_PREFIX)
-        return [FileVersion(file, version_from(row)) for row in rows]
+        records = _RECORDS[ALL_VERSIONS]
+        file, version = records.file(rows[0]), records.version
+        found = [FileVersion(file, version(row)) for row in rows]
+        current = next((n for n, item in enumerate(found) if item.version.is_current), 0)
+        if current:
+            found.insert(0, found.pop(current))
+        return found
 
 
-def _first(rows: Rows) -> FileVersion | None:
-    if not rows:
-        return None
-    return FileVersion(file_from(rows[0], _FILE_PREFIX), version_from(rows[0]))
+# A record field stored under another column name.
+_COLUMN_OF = {"digest": "blob_digest"}
+_version: Callable[..., Version] = Version  # called with the arguments spread from a row
+
+
+class _Records:
+    """Domain records from one statement's rows, by column position: each record is built with
+    positional arguments in C, where building a dict per row and reading it back by name cost
+    more than the query (profiled on the list of 100 versions). The positions come from the
+    records' own field names, so a field added to a record without a column fails at import."""
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        position = {str(column.key): n for n, column in enumerate(statement.selected_columns)}
+
+        def getter(names: Sequence[str], prefix: str = "") -> Callable[[Any], tuple[Any, ...]]:
+            indexes = [position[prefix + _COLUMN_OF.get(name, name)] for name in names]
+            get = itemgetter(*indexes)
+            return get if len(indexes) > 1 else lambda row: (get(row),)
+
+        self._file = getter(File.__struct_fields__, _FILE_PREFIX)
+        self._content = getter(ContentInfo.__struct_fields__)
+        self._metadata = getter(VersionMetadata.__struct_fields__)
+        self._custom_metadata = VersionMetadata.__struct_fields__.index("custom_metadata")
+        fields = Version.__struct_fields__
+        content = fields.index("content")
+        if fields[content + 1] != "metadata":
+            raise TypeError("Version's content and metadata fields must follow each other")
+        self._head = getter(fields[:content])
+        self._tail = getter(fields[content + 2 :])
+        self.version_id = position["id"]
+
+    def file(self, row: Sequence[Any]) -> File:
+        return File(*self._file(row))
+
+    def version(self, row: Sequence[Any]) -> Version:
+        metadata = self._metadata(row)
+        n = self._custom_metadata
+        if not metadata[n]:  # as storage.rows.version_from: no custom metadata is {}
+            metadata = (*metadata[:n], {}, *metadata[n + 1 :])
+        return _version(
+            *self._head(row),
+            ContentInfo(*self._content(row)),
+            VersionMetadata(*metadata),
+            *self._tail(row),
+        )
+
+    def file_version(self, row: Sequence[Any]) -> FileVersion:
+        return FileVersion(self.file(row), self.version(row))
+
+
+_RECORDS = {statement: _Records(statement) for statement in STATEMENTS}
 
 
 def through_connection(connection: sa.Connection) -> Runner:
     """Any dialect: the statements through a SQLAlchemy connection."""
 
     def run(statement: sa.Select[Any], params: dict[str, str]) -> Rows:
-        return connection.execute(statement, params).mappings().all()
+        return connection.execute(statement, params).all()
 
     return run
 
@@ -84,28 +176,27 @@ class _Prepared:
         self.sql = str(compiled)
         self.param_order = list(compiled.positiontup or ())
         columns = list(statement.selected_columns)
-        self.keys = [str(column.key) for column in columns]
         # Only the columns whose type converts (JSON, booleans) are touched, by index.
         self.conversions = [
-            (index, _decode_json if isinstance(column.type, sa.JSON) else processor)
+            (index, decode_json if isinstance(column.type, sa.JSON) else processor)
             for index, column in enumerate(columns)
             if (processor := column.type.result_processor(dialect, None)) is not None
         ]
 
     def rows(self, cursor: sqlite3.Cursor, params: dict[str, str]) -> Rows:
         cursor.execute(self.sql, [params[name] for name in self.param_order])
-        keys, conversions = self.keys, self.conversions
-        rows = []
-        for row in cursor.fetchall():
+        conversions = self.conversions
+        rows = cursor.fetchall()
+        for n, row in enumerate(rows):
             values = list(row)
             for index, convert in conversions:
                 if values[index] is not None:
                     values[index] = convert(values[index])
-            rows.append(dict(zip(keys, values, strict=True)))
+            rows[n] = values
         return rows
 
 
-def _decode_json(text: str) -> Any:
+def decode_json(text: str) -> Any:
     # msgspec parses the same JSON as SQLAlchemy's json.loads, several times faster. Rows
     # written before NaN was refused may hold it, which only json.loads reads.
     try:
@@ -119,10 +210,7 @@ class SqliteLookups:
 
     def __init__(self, path: Path, dialect: sa.Dialect) -> None:
         self._path = path
-        self._prepared = {
-            statement: _Prepared(statement, dialect)
-            for statement in (ONE_VERSION, CURRENT_VERSION, ALL_VERSIONS)
-        }
+        self._prepared = {statement: _Prepared(statement, dialect) for statement in STATEMENTS}
         self._local = threading.local()
 
     def runner(self) -> Runner:
