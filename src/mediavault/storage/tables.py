@@ -24,7 +24,8 @@ files = sa.Table(
     sa.Column("last_version_number", sa.Integer, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
-    sa.Index(None, "folder_path"),
+    # A folder's files in the default sort order (list one folder).
+    sa.Index(None, "folder_path", "created_at"),
 )
 
 blobs = sa.Table(
@@ -117,7 +118,8 @@ version_tags = sa.Table(
     ),
     sa.Column("source", sa.String(8), primary_key=True),  # "user" | "ai"
     sa.Column("tag", sa.String(500), primary_key=True),
-    sa.Index(None, "tag"),
+    # `tags IN [...]` reads the version ids from the index alone.
+    sa.Index(None, "tag", "version_id"),
 )
 
 custom_metadata_fields = sa.Table(
@@ -155,7 +157,9 @@ webhook_outbox = sa.Table(
 
 # Search and sort columns of the list API.
 sa.Index("ix_files_name", files.c.name)
-sa.Index("ix_files_created_at", files.c.created_at)
+# With the id, a search that walks files in creation order (mediavault.storage.search_plan)
+# reads only the index for the files it passes over.
+sa.Index("ix_files_created_at_id", files.c.created_at, files.c.id)
 sa.Index("ix_files_updated_at", files.c.updated_at)
 for _column in ("size", "width", "height", "created_at", "updated_at", "mime"):
     sa.Index(f"ix_versions_is_current_{_column}", versions.c.is_current, versions.c[_column])
