@@ -162,6 +162,9 @@ class BadTransformation(InvalidRequest):
     def ik_error(self) -> str:
         return f"{self.code} - {self.detail}"
 
+    def __str__(self) -> str:
+        return f"{self.message} ({self.ik_error})"
+
 
 class TransformationLimit(BadTransformation):
     """The input image or a requested output is larger than the engine's limits."""

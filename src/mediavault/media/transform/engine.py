@@ -13,6 +13,7 @@ from typing import BinaryIO
 from PIL import Image, ImageDraw
 
 from mediavault.config import Settings
+from mediavault.errors import TransformationLimit
 from mediavault.media.transform import formats, pipeline
 from mediavault.media.transform.cache import CacheReport, RenditionCache
 from mediavault.media.transform.named import THUMBNAIL, NamedTransformations
@@ -109,7 +110,12 @@ class TransformEngine:
         def produce(target: Path) -> str | None:
             return pipeline.render(chain, source, target, policy, self.limits)
 
-        found = self.cache.get_or_create(digest, key, produce)
+        try:
+            found = self.cache.get_or_create(digest, key, produce)
+        except TransformationLimit:
+            if not chain.placeholder:
+                raise
+            found = None  # a thumbnail is never refused: too large a picture gets the placeholder
         if found is None:
             if chain.placeholder:
                 return Rendition(self.placeholder(), "image/png", etag, vary)

@@ -459,6 +459,18 @@ def round_half_up(value: float) -> int:
     return math.floor(value + 0.5)
 
 
+def _whole(parse: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    """A parser of a compound value whose errors show the whole value, not the failing part."""
+
+    def whole(key: str, value: str) -> Any:
+        try:
+            return parse(key, value)
+        except BadTransformation:
+            raise _invalid(key, value) from None
+
+    return whole
+
+
 def _aspect(key: str, value: str) -> tuple[float, float]:
     parts = re.split(r"[-_]", value)
     if len(parts) != 2:
@@ -594,7 +606,7 @@ def _quality(key: str, value: str) -> int:
 _STEP_PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "w": ("width", _dimension),
     "h": ("height", _dimension),
-    "ar": ("aspect", _aspect),
+    "ar": ("aspect", _whole(_aspect)),
     "dpr": ("dpr", _decimal),  # parsed by _dpr, which needs the limit
     "c": ("crop", _enum(CROPS)),
     "cm": ("crop_mode", _enum(CROP_MODES)),
@@ -608,9 +620,9 @@ _STEP_PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "fl": ("flip", _flip),
     "bl": ("blur", _blur),
     "e-grayscale": ("grayscale", _grayscale),
-    "r": ("radius", _radius),
-    "b": ("border", _border),
-    "bg": ("background", _background),
+    "r": ("radius", _whole(_radius)),
+    "b": ("border", _whole(_border)),
+    "bg": ("background", _whole(_background)),
 }
 _OUTPUT_PARSERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "f": ("format", _format),

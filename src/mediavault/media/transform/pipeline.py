@@ -75,13 +75,7 @@ pyvips.cache_set_max(0)
 
 # The blur `bg-blurred` applies when its amount is `auto`, on the 0-100 scale.
 AUTO_BACKGROUND_BLUR = 20
-_PILLOW_ERRORS = (
-    UnidentifiedImageError,
-    OSError,
-    ValueError,
-    SyntaxError,
-    Image.DecompressionBombError,
-)
+_PILLOW_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError)
 
 
 @dataclass(frozen=True)
@@ -105,6 +99,9 @@ class _Input:
     def __init__(self, source: Source) -> None:
         self._source = source
         self._readers: list[BinaryIO] = []
+        # libvips calls back into these while the image is evaluated, long after open():
+        # they must stay alive until close(), or the callbacks land on freed objects.
+        self._sources: list[pyvips.Source] = []
         self.failure: BaseException | None = None
 
     def open(self) -> pyvips.Source:
@@ -115,6 +112,7 @@ class _Input:
         custom = pyvips.SourceCustom()
         custom.on_read(lambda size: self._guard(lambda: reader.read(size), None))
         custom.on_seek(lambda offset, whence: self._guard(lambda: reader.seek(offset, whence), -1))
+        self._sources.append(custom)
         return custom
 
     def open_binary(self) -> BinaryIO:
@@ -139,6 +137,7 @@ class _Input:
         for reader in self._readers:
             reader.close()
         self._readers.clear()
+        self._sources.clear()
 
 
 def render(chain: Chain, source: Source, target: Path, policy: str, limits: Limits) -> str | None:
@@ -248,6 +247,11 @@ def _pillow(source: _Input, limits: Limits) -> tuple[pyvips.Image | None, Header
                 upright = upright.convert("RGBA" if alpha else "RGB")
                 data = upright.tobytes()
                 width, height = upright.size
+    except Image.DecompressionBombError:
+        # Pillow's own bomb check (beyond 2 x Image.MAX_IMAGE_PIXELS) fired before ours could.
+        raise TransformationLimit(
+            f"the image has more pixels than the {limits.max_input_pixels} that are transformed"
+        ) from None
     except _PILLOW_ERRORS:
         source.raise_failure()
         return None, None
