@@ -314,6 +314,9 @@ def test_without_webp_the_original_format_is_kept(
     source = save(quadrants(300, 200).convert(mode), tmp_path / f"source.{fmt.lower()}", fmt)
     _, picture = render(source, "w-150")
     assert picture.format == expected and picture.size == (150, 100)
+    picture = picture.convert("RGB")
+    assert near(picture.getpixel((30, 20)), RED) and near(picture.getpixel((120, 20)), GREEN)
+    assert near(picture.getpixel((30, 80)), BLUE) and near(picture.getpixel((120, 80)), YELLOW)
 
 
 def test_explicit_formats(render: Render, jpeg: Path, engine: TransformEngine) -> None:

@@ -180,6 +180,8 @@ def _render(chain: Chain, source: _Input, target: Path, policy: str, limits: Lim
         image = _load(source, header, first.resize if first else None, animated)
     source.raise_failure()
     image = _to_srgb(image)
+    if first is not None and (image.width, image.height // frames) != first.resize:
+        image = _resize(image, first.resize)  # decoded by Pillow, at full size
     if animated or _random_access(steps):
         image = image.copy_memory()
         source.raise_failure()
