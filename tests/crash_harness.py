@@ -312,6 +312,9 @@ def _check_current(client: httpx.Client, ledger: Ledger, deleted_files: set[str]
     return current
 
 
+MIN_UPLOADS_PER_CYCLE = 4
+
+
 def run(root: Path, cycles: int, workers: int = 2, seed: int = 1, threads: int = 6) -> Ledger:
     rng = random.Random(seed)
     ledger = Ledger()
@@ -326,7 +329,13 @@ def run(root: Path, cycles: int, workers: int = 2, seed: int = 1, threads: int =
         ]
         for worker in workers_:
             worker.start()
+        # A random moment, but not before the cycle has some acknowledged writes to lose: on a
+        # loaded machine the first second of a cycle may see none.
+        before = len(ledger.versions)
         time.sleep(rng.uniform(0.3, 2.0))
+        deadline = time.monotonic() + 30
+        while len(ledger.versions) - before < MIN_UPLOADS_PER_CYCLE and time.monotonic() < deadline:
+            time.sleep(0.05)
         server.kill()  # mid-traffic: requests are in flight in every worker
         stop.set()
         for worker in workers_:

@@ -133,8 +133,10 @@ class AdvisoryLockLiveness:
     def _locked_owners(self) -> set[int]:
         with self._engine.connect() as connection:
             rows = connection.exec_driver_sql(
+                # Advisory locks are per database: one cluster may hold many libraries.
                 "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND classid = %(c)s AND objsubid = 2",
+                "AND classid = %(c)s AND objsubid = 2 AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())",
                 {"c": ADVISORY_CLASS},
             )
             return {int(objid) for (objid,) in rows}
