@@ -32,6 +32,8 @@ EXTENSIONS = tuple(CONTENT_TYPES)
 KEPT = frozenset({"jpg", "png", "webp", "gif", "avif"})
 ANIMATABLE = frozenset({"gif", "webp"})
 WITH_ALPHA = frozenset({"png", "webp", "avif", "gif"})
+# JPEGs up to this size get optimized Huffman tables (save_options).
+OPTIMIZE_MAX_PIXELS = 4_000_000
 # WebP cannot be larger than this on either side.
 WEBP_MAX_SIDE = 16383
 AUTO = "auto"
@@ -96,7 +98,7 @@ def concrete(
     return "png" if alpha else "jpg"
 
 
-def save_options(fmt: str, output: Output) -> dict[str, Any]:
+def save_options(fmt: str, output: Output, pixels: int = 0) -> dict[str, Any]:
     """Keyword arguments of libvips' `<fmt>save` for the chain's output options.
 
     Metadata is never copied (`keep="none"`): pixels are converted to sRGB before encoding, so
@@ -104,12 +106,15 @@ def save_options(fmt: str, output: Output) -> dict[str, Any]:
     """
     quality = output.quality or DEFAULT_QUALITY
     if fmt == "jpg":
+        # Optimized Huffman tables save a few percent but make libjpeg hold every coefficient
+        # of the image (140 MB and three times the time for 24 megapixels): small images only.
+        optimize = pixels <= OPTIMIZE_MAX_PIXELS
         if output.lossless:
-            return {"Q": 100, "subsample_mode": "off", "keep": "none", "optimize_coding": True}
+            return {"Q": 100, "subsample_mode": "off", "keep": "none", "optimize_coding": optimize}
         return {
             "Q": quality,
             "interlace": output.progressive,
-            "optimize_coding": True,
+            "optimize_coding": optimize,
             "keep": "none",
         }
     if fmt == "png":

@@ -513,7 +513,7 @@ def _save(
         image = image.flatten(background=_flatten_colour(chain, image))
     if fmt in ("webp", "avif", "gif") and image.bands - (1 if image.hasalpha() else 0) == 1:
         image = image.colourspace("srgb")
-    options = formats.save_options(fmt, chain.output)
+    options = formats.save_options(fmt, chain.output, image.width * image.height)
     saver = getattr(image, formats.SAVERS[fmt])
     saver(str(target), **options)
     source.raise_failure()
