@@ -6,6 +6,7 @@ import io
 import os
 import time
 from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,6 +68,59 @@ def test_range_head_etag_and_caching_headers(
     head = httpx.head(current.url)
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == str(len(v2))
+
+
+def test_if_modified_since_follows_the_version_a_url_names(
+    client: ImageKit, folder: str, make_image: Callable[..., bytes]
+) -> None:
+    v1, v2 = make_image(10, 10), make_image(12, 12)
+    first = put(client, v1, folder)
+    put(client, v2, folder)
+    plain = client.files.get(first.file_id).url.split("?")[0]
+    response = httpx.get(plain)
+    last_modified = response.headers["last-modified"]
+    updated_at = client.files.get(first.file_id).updated_at
+    assert updated_at is not None
+    assert parsedate_to_datetime(last_modified) == updated_at.replace(microsecond=0)
+    assert httpx.get(plain, headers={"If-Modified-Since": last_modified}).status_code == 304
+    earlier = "Thu, 01 Jan 1970 00:00:00 GMT"
+    assert httpx.get(plain, headers={"If-Modified-Since": earlier}).content == v2
+    assert httpx.head(plain, headers={"If-Modified-Since": last_modified}).status_code == 304
+    # If-None-Match decides when both are sent (RFC 9110 §13.2.2).
+    both = {"If-Modified-Since": last_modified, "If-None-Match": '"other"'}
+    assert httpx.get(plain, headers=both).status_code == 200
+
+    # A restore puts older bytes at the plain URL: Last-Modified moves on, so a client holding
+    # the newer bytes gets the restored ones, not a 304.
+    time.sleep(1.1)
+    client.files.versions.restore(first.file_id, file_id=first.file_id)
+    again = httpx.get(plain, headers={"If-Modified-Since": last_modified})
+    assert again.status_code == 200 and again.content == v1
+    assert parsedate_to_datetime(again.headers["last-modified"]) > parsedate_to_datetime(
+        last_modified
+    )
+
+
+def test_small_large_and_text_bodies(client: ImageKit, folder: str, server: ServerProcess) -> None:
+    """Bodies up to 64 KiB are read by the handler, larger ones sent by the server (pathsend)."""
+    for size in (1, 64 * 1024, 64 * 1024 + 1, 700 * 1024):
+        content = os.urandom(size)
+        uploaded = put(client, content, folder, name=f"b{size}.bin")
+        url = f"{server.url_endpoint}{folder}/b{size}.bin"
+        response = httpx.get(url)
+        assert response.status_code == 200 and response.content == content, size
+        assert response.headers["content-length"] == str(size)
+        assert response.headers["accept-ranges"] == "bytes"
+        head = httpx.head(url)
+        assert head.status_code == 200 and head.headers["content-length"] == str(size)
+        assert uploaded.file_id
+    put(client, b"words\n", folder, name="t.txt")
+    text = httpx.get(f"{server.url_endpoint}{folder}/t.txt")
+    assert text.headers["content-type"] == "text/plain; charset=utf-8"
+    assert text.content == b"words\n"
+    several = httpx.get(f"{server.url_endpoint}{folder}/t.txt", headers={"Range": "bytes=0-1,3-4"})
+    assert several.status_code == 206
+    assert several.headers["content-type"].startswith("multipart/byteranges; boundary=")
 
 
 def test_a_restored_version_moves_to_the_plain_url(

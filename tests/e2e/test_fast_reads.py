@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from unittest.mock import ANY
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -14,6 +20,7 @@ from litestar.testing import TestClient
 
 from mediavault.api.app import create_app
 from mediavault.api.errors import HELP, INTERNAL_ERROR
+from mediavault.api.fast_reads import FastReads
 from tests.faults import execute_sql
 from tests.server_log import LogCursor, LogRecord
 from tests.support import TEST_KEY, ServerProcess, free_port
@@ -126,3 +133,125 @@ def test_an_unexpected_failure_gets_the_same_answer_and_log_line_on_both_paths(
 
 def _summary(record: LogRecord) -> tuple[str, str, str, str]:
     return record.level, record.logger, record.message, record.exception
+
+
+# --- delivery: every request under the prefix is answered in front of Litestar -----------------
+
+IGNORED_HEADERS = {"date", "server", "x-ik-requestid"}
+
+
+def test_delivery_in_front_of_litestar_answers_as_the_litestar_mount(
+    server: ServerProcess, make_image: Callable[..., bytes]
+) -> None:
+    """Status, headers and body alike for every kind of delivery request: the real server (the
+    fast path, zero-copy pathsend) against the Litestar app's mount (no pathsend)."""
+    client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+
+    def put(content: bytes, name: str, **kw: Any) -> Any:
+        return client.files.upload(
+            file=content, file_name=name, folder="/parity", use_unique_file_name=False, **kw
+        )
+
+    first = put(make_image(64, 48), "p.jpg")
+    put(make_image(80, 60), "p.jpg")
+    put(os.urandom(300 * 1024), "big.bin")  # above INLINE_MAX: pathsend on the server
+    put(b"<!DOCTYPE html><html><body>page</body></html>", "page.html")
+    put(b"plain words\n", "notes.txt")
+    put(make_image(30, 30), "private.jpg", is_private_file=True)
+    hidden = put(b"hidden", "hidden.txt")
+    client.files.update(hidden.file_id, publish={"is_published": False})
+    current, older = client.files.versions.list(first.file_id)
+    assert current.url and older.url
+    plain = "/media/parity/p.jpg"
+    first_answer = httpx.get(server.base_url + plain)
+    etag, last_modified = first_answer.headers["etag"], first_answer.headers["last-modified"]
+    signed = client.helper.build_url(
+        src="/parity/private.jpg", url_endpoint=server.url_endpoint, signed=True
+    )
+    requests: list[tuple[str, str, dict[str, str], int]] = [
+        ("GET", plain, {}, 200),
+        ("HEAD", plain, {}, 200),
+        ("GET", _relative(current.url), {}, 200),
+        ("GET", _relative(older.url), {}, 200),
+        ("HEAD", _relative(older.url), {}, 200),
+        ("GET", plain, {"If-None-Match": etag}, 304),
+        ("HEAD", plain, {"If-None-Match": f'"other", W/{etag}'}, 304),
+        ("GET", plain, {"If-None-Match": '"other"', "If-Modified-Since": last_modified}, 200),
+        ("GET", plain, {"If-Modified-Since": last_modified}, 304),
+        ("GET", plain, {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}, 200),
+        ("GET", plain, {"If-Modified-Since": "not a date"}, 200),
+        ("GET", plain, {"Range": "bytes=10-19"}, 206),
+        ("GET", plain, {"Range": "bytes=-5"}, 206),
+        ("GET", plain, {"Range": "bytes=0-1,4-5"}, 206),
+        ("GET", plain, {"Range": "bytes=99999999-"}, 416),
+        ("GET", plain, {"Range": "bytes=5-19", "If-Range": '"other"'}, 200),
+        ("GET", plain, {"Range": "bytes=5-19", "If-Range": etag}, 206),
+        ("GET", "/media/parity/big.bin", {}, 200),
+        ("HEAD", "/media/parity/big.bin", {}, 200),
+        ("GET", "/media/parity/big.bin", {"Range": "bytes=100000-200000"}, 206),
+        ("GET", "/media/parity/page.html", {}, 200),
+        ("GET", "/media/parity/notes.txt", {}, 200),
+        ("GET", _relative(current.thumbnail or ""), {}, 200),
+        ("GET", "/media/tr:n-ik_ml_thumbnail/parity/p.jpg", {}, 200),
+        ("GET", plain + "?tr=w-100", {}, 400),
+        ("GET", "/media/parity/private.jpg", {}, 401),
+        ("GET", _relative(signed), {}, 200),
+        ("GET", "/media/parity/hidden.txt", {}, 404),
+        ("GET", "/media/parity/none.jpg", {}, 404),
+        ("GET", plain + "?ik-obj-version=0123456789abcdef", {}, 404),
+        ("GET", "/media/parity/p.jpg%00", {}, 404),
+        ("POST", plain, {}, 404),
+        ("DELETE", plain, {}, 404),
+        ("OPTIONS", plain, {}, 404),
+    ]
+    with TestClient(app=litestar_only(server)) as reference:
+        for method, path, headers, status in requests:
+            fast = httpx.request(method, server.base_url + path, headers=headers)
+            slow = reference.request(method, path, headers=headers)
+            case = f"{method} {path} {headers}"
+            assert fast.status_code == slow.status_code == status, case
+            assert _comparable(fast) == _comparable(slow), case
+            assert fast.headers["x-ik-requestid"]
+
+
+def _relative(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def _comparable(response: httpx.Response) -> tuple[dict[str, str], bytes]:
+    headers = {k: v for k, v in response.headers.items() if k not in IGNORED_HEADERS}
+    body = response.content
+    boundary = re.search(r"boundary=(\w+)", headers.get("content-type", ""))
+    if boundary:  # multipart ranges: a random boundary per response
+        headers["content-type"] = headers["content-type"].replace(boundary[1], "B")
+        body = body.replace(boundary[1].encode(), b"B")
+    return headers, body
+
+
+def test_deliveries_never_reach_litestar_unless_a_route_shares_the_prefix(
+    server: ServerProcess,
+) -> None:
+    async def litestar(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError(f"reached Litestar: {scope['path']}")
+
+    async def deliver(prefix: str) -> list[int]:
+        settings = dataclasses.replace(server.settings, delivery_prefix=prefix)
+        app = create_app(settings)
+        fast = app.app  # type: ignore[attr-defined]  # RequestIdMiddleware(FastReads(Litestar))
+        assert isinstance(fast, FastReads)
+        reaches_litestar = fast._delivery is None
+        fast.app = litestar
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            statuses = []
+            for path in ("/parity/none.jpg", "/%2e%2e/x", "/"):
+                try:
+                    statuses.append((await client.get(prefix + path)).status_code)
+                except AssertionError:
+                    assert reaches_litestar
+                    statuses.append(-1)
+            return statuses
+
+    assert asyncio.run(deliver("/media")) == [404, 404, 404]
+    assert asyncio.run(deliver("/v1")) == [-1, -1, -1]  # /v1/files/... routes live there

@@ -1,0 +1,132 @@
+"""The one-statement lookups return what the transaction reads return, and use their indexes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from mediavault.config import Settings
+from mediavault.domain.models import ContentInfo, File, FileVersion, Version, VersionMetadata
+from mediavault.services.stores import Stores
+from mediavault.storage.database import migrate
+from mediavault.storage.lookups import (
+    CURRENT_AT_PATH,
+    CURRENT_VERSION,
+    STATEMENTS,
+    Lookups,
+    through_connection,
+)
+from mediavault.wiring import build_stores
+from tests.backends import backend_env
+
+DIGESTS = ["a" * 64, "b" * 64, "c" * 64]
+FILE = File("f" * 24, "a b.jpg", "/x y/", 4, 1_700_000_000_123, 1_700_000_009_456)
+ODD = VersionMetadata(
+    tags=["t1", "t2"],
+    ai_tags=[{"name": "cat", "confidence": 97.5, "source": "google-auto-tagging"}],
+    custom_metadata={"price": 1.5, "brand": "x", "nested": {"k": [1, None]}},
+    custom_coordinates="1,2,3,4",
+    description='a "quoted" description',
+    is_private_file=True,
+    is_published=False,
+)
+VERSIONS = [
+    # number 1: every optional field empty; number 2: current, image fields; 3: odd metadata;
+    # 4: like 1 but with custom metadata {} and has_alpha False.
+    Version(
+        "1" * 24, FILE.id, 1, ContentInfo(DIGESTS[0], 3, "text/plain", "non-image"),
+        VersionMetadata(), "t" * 32, False, 1_600_000_000_000, 1_600_000_000_999,
+    ),
+    Version(
+        "2" * 24, FILE.id, 2, ContentInfo(DIGESTS[1], 10, "image/png", "image", 4, 3, True),
+        VersionMetadata(tags=["only"]), "u" * 32, True, 1_650_000_000_000, 1_650_000_000_001,
+    ),
+    Version(
+        "3" * 24, FILE.id, 3, ContentInfo(DIGESTS[2], 0, "image/jpeg", "image", 0, 0, None),
+        ODD, "v" * 32, False, 1_660_000_000_000, 1_660_000_000_000,
+    ),
+    Version(
+        "4" * 24, FILE.id, 4, ContentInfo(DIGESTS[0], 3, "text/plain", "non-image", None, None, False),
+        VersionMetadata(custom_metadata={}), "w" * 32, False, 1_670_000_000_000, 1_670_000_000_000,
+    ),
+]  # fmt: skip
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Stores]:
+    built = build_stores(Settings.from_env(backend_env(), data=tmp_path))
+    migrate(built.meta.engine)
+    with built.meta.write() as tx:
+        for digest in DIGESTS:
+            tx.claim_blob(digest, 3, 1)
+        tx.insert_file(FILE)
+        for version in VERSIONS:
+            tx.insert_version(version)
+    yield built
+    built.close()
+
+
+def both_runners(stores: Stores) -> Iterator[Lookups]:
+    """The configured runner (raw sqlite3 on SQLite) and the SQLAlchemy one."""
+    with stores.meta.lookups() as lookups:
+        yield lookups
+    with stores.meta.engine.connect() as connection:
+        yield Lookups(through_connection(connection))
+
+
+def test_the_lookups_return_the_records_the_transactions_read(stores: Stores) -> None:
+    with stores.meta.read() as tx:
+        file = tx.get_file(FILE.id)
+        assert file == FILE
+        stored = {v.id: tx.get_version(FILE.id, v.id) for v in VERSIONS}
+    expected = [FileVersion(FILE, v) for v in (stored["2" * 24], *(stored[n * 24] for n in "431"))]
+    # What was written comes back, custom metadata that was None reading as {} (rows.py).
+    first = stored["1" * 24]
+    assert first is not None and first.metadata == VersionMetadata(custom_metadata={})
+    assert msgspec.structs.replace(first, metadata=VERSIONS[0].metadata) == VERSIONS[0]
+    assert stored["3" * 24] == VERSIONS[2]
+    for lookups in both_runners(stores):
+        assert lookups.versions(FILE.id) == expected
+        assert lookups.current(FILE.id) == expected[0]
+        for item in expected:
+            assert lookups.version(FILE.id, item.version.id) == item
+            assert lookups.at_path(FILE.file_path, item.version.token) == item
+        assert lookups.at_path(FILE.file_path, None) == expected[0]
+        # A token of another file, an unknown token, no file at the path, an unknown id.
+        assert lookups.at_path(FILE.file_path, "z" * 32) == FILE
+        assert lookups.at_path("/x y/other.jpg", None) is None
+        assert lookups.at_path("/x y/other.jpg", "t" * 32) is None
+        assert lookups.version(FILE.id, "9" * 24) is None
+        assert lookups.current("9" * 24) is None
+        assert lookups.versions("9" * 24) == []
+        for item in lookups.versions(FILE.id):
+            # Equality would take 1 for True: the raw path must convert types as SQLAlchemy does.
+            assert type(item.version.is_current) is bool
+            assert type(item.version.metadata.is_private_file) is bool
+            alpha = item.version.content.has_alpha
+            assert alpha is None or type(alpha) is bool
+
+
+def test_every_lookup_searches_an_index_and_sorts_nothing(stores: Stores) -> None:
+    """On SQLite: a current version is found through the partial index of current versions,
+    not by walking every current version of the library, and the list needs no sort."""
+    if stores.meta.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query planner")
+    database = stores.meta.engine.url.database
+    assert database
+    connection = sqlite3.connect(database)
+    dialect = stores.meta.engine.dialect
+    for statement in STATEMENTS:
+        compiled = statement.compile(dialect=dialect)
+        params = ["x"] * len(compiled.positiontup or ())
+        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {compiled}", params)]
+        assert all(step.startswith("SEARCH") for step in plan), (str(compiled), plan)
+        assert not any("(is_current=?)" in step for step in plan), plan
+    for statement in (CURRENT_VERSION, CURRENT_AT_PATH):  # by file id, by file path
+        compiled = str(statement.compile(dialect=dialect))
+        plan = connection.execute(f"EXPLAIN QUERY PLAN {compiled}", ["x"]).fetchall()
+        assert any("uq_versions_one_current_per_file" in row[3] for row in plan), plan
