@@ -117,6 +117,10 @@ def test_extract_boxes() -> None:
     assert plan(1000, 800, "w-300,h-200,cm-extract,x-0").offset == (0, -300)
     # pad_extract may place the box past the edge: what is missing is padding.
     assert plan(1000, 800, "w-300,h-200,cm-pad_extract,x-800,y-700").offset == (-800, -700)
+    with pytest.raises(BadTransformation, match="leaves the image"):
+        plan(1000, 800, "w-300,h-200,cm-pad_extract,x-1000")  # but not miss it altogether
+    # fo-auto does not move a box that x/y/xc/yc placed.
+    assert not plan(1000, 800, "w-300,h-200,cm-extract,fo-auto,xc-500,yc-400").smart
     # pad_extract_no_shrink pads and never cuts.
     assert plan(1000, 800, "w-300,h-1000,cm-pad_extract_no_shrink") == Plan(
         (1000, 800), (1000, 1000), (0, 100)

@@ -336,3 +336,17 @@ def test_canonical_form_is_stable(steps: list[tuple[list[str], object]]) -> None
 def test_an_empty_transformation_is_the_identity_in_the_best_format() -> None:
     chain = parse_transformation("")
     assert chain == Chain() and chain.text == "" and chain.auto_format
+
+
+_ALPHABET = st.sampled_from(list("whcmfoxyqbglrtdpnaeiz-_:,.N0123456789 \r\u00e9%"))
+
+
+@given(st.text(_ALPHABET, max_size=60) | st.from_regex(r"[a-z]{1,3}-[A-Za-z0-9_.\-]{0,12}"))
+def test_any_text_parses_or_is_a_bad_transformation(text: str) -> None:
+    try:
+        chain = parse_transformation(text, NAMED)
+    except BadTransformation as error:
+        error.ik_error.encode("latin-1")  # always fit for a header
+        assert "\r" not in error.ik_error and "\n" not in error.ik_error
+    else:
+        assert parse_transformation(chain.text, NAMED).text == chain.text

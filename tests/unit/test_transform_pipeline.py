@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from mediavault.errors import BadTransformation, TransformationLimit
@@ -549,3 +551,82 @@ def test_store_failures_are_raised_and_nothing_is_kept(engine: TransformEngine, 
     folder = engine.cache.folder(digest)
     assert not folder.exists() or list(folder.iterdir()) == []
     assert engine.render(chain, jpeg, digest, None).path is not None  # and it recovers
+
+
+_FUZZ_STEPS = st.lists(
+    st.sampled_from(
+        [
+            "w-40",
+            "h-30",
+            "w-0.5",
+            "w-1",
+            "h-300",
+            "ar-16-9",
+            "dpr-2",
+            "c-force",
+            "c-at_max",
+            "c-at_least",
+            "c-maintain_ratio_no_enlarge",
+            "cm-pad_resize",
+            "cm-extract",
+            "cm-pad_extract",
+            "cm-pad_extract_no_shrink",
+            "fo-auto",
+            "fo-bottom_right",
+            "x-10",
+            "yc-20",
+            "t-true",
+            "rt-90",
+            "rt-33",
+            "fl-v",
+            "bl-3",
+            "e-grayscale",
+            "r-max",
+            "r-8",
+            "b-3_00FF0080",
+            "bg-blurred",
+            "bg-dominant",
+            "bg-FF000050",
+            "f-webp",
+            "f-png",
+            "f-jpg",
+            "f-gif",
+            "q-30",
+            "lo-true",
+            "pr-true",
+        ]
+    ),
+    min_size=1,
+    max_size=5,
+    unique_by=lambda p: p.split("-")[0],
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    steps=st.lists(_FUZZ_STEPS, min_size=1, max_size=3),
+    source_name=st.sampled_from(["jpg", "png", "gif", "tiny.png"]),
+)
+def test_any_valid_chain_renders_or_is_a_400(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[list[str]], source_name: str
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    engine = TransformEngine(folder / "cache", max_output_side=1000)
+    source = folder / f"source.{source_name}"
+    if source_name == "gif":
+        frames = [Image.new("RGB", (64, 48), c) for c in (RED, GREEN)]
+        frames[0].save(source, save_all=True, append_images=frames[1:], duration=50)
+    elif source_name == "tiny.png":
+        Image.new("RGB", (2, 1), GREEN).save(source)  # smaller than any filter window
+    else:
+        quadrants(64, 48).convert("RGBA" if source_name == "png" else "RGB").save(source)
+    text = ":".join(",".join(step) for step in steps)
+    try:
+        chain = engine.parse(text)
+        rendition = engine.render(chain, source, digest_of(source), AVIF)
+    except BadTransformation:
+        return  # a 400: limits, a box outside the image
+    assert rendition.path is not None, text
+    picture = Image.open(rendition.path)
+    picture.load()
+    assert min(picture.size) >= 1

@@ -161,15 +161,14 @@ def _cover(width: int, height: int, scale: float, w: int, h: int) -> tuple[int, 
 def _extract(width: int, height: int, box_w: int, box_h: int, step: Step) -> Plan:
     """A box cut from the unscaled input; `pad_extract` pads where the box is larger."""
     mode = step.crop_mode
+    positioned = (step.x, step.y, step.x_center, step.y_center) != (None,) * 4
     if mode == "pad_extract_no_shrink":
         canvas = (max(box_w, width), max(box_h, height))
         return Plan((width, height), canvas, _place((width, height), canvas, step.focus))
-    if mode == "extract":
-        positioned = (step.x, step.y, step.x_center, step.y_center) != (None,) * 4
-        if not positioned:
-            box_w, box_h = min(box_w, width), min(box_h, height)
+    if mode == "extract" and not positioned:
+        box_w, box_h = min(box_w, width), min(box_h, height)
     canvas = (box_w, box_h)
-    if step.focus == "auto" and mode == "extract" and (step.x, step.y) == (None, None):
+    if step.focus == "auto" and mode == "extract" and not positioned:
         return Plan((width, height), canvas, (0, 0), smart=True)
     left, top = _place((width, height), canvas, step.focus)
     left = _corner(left, step.x, step.x_center, box_w, width, mode == "extract", "x")
@@ -190,7 +189,9 @@ def _corner(
     if corner is None and centre is None:
         return placed
     start = corner if corner is not None else (centre or 0) - box // 2
-    if strict and (start < 0 or start + box > side):
+    # extract: the box must lie inside the image; pad_extract: it must at least touch it.
+    outside = start < 0 or start + box > side if strict else start >= side or start + box <= 0
+    if outside:
         raise BadTransformation(
             f"the extract box ({axis} from {start} to {start + box}) leaves the image (0 to {side})"
         )

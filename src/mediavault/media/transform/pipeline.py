@@ -325,6 +325,8 @@ def _join(frames: list[pyvips.Image]) -> pyvips.Image:
 
 def _trim(frames: list[pyvips.Image], threshold: int) -> list[pyvips.Image]:
     first = frames[0]
+    if min(first.width, first.height) < 3:
+        return frames  # nothing to trim, and too small for libvips' median window
     corner = [float(v) for v in first.getpoint(0, 0)][:3]
     left, top, width, height = first.find_trim(threshold=threshold, background=corner)
     if width <= 0 or height <= 0 or (width, height) == (first.width, first.height):
