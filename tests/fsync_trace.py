@@ -17,10 +17,15 @@ restores and deletes through the API, stops the server, and checks the log again
    `sha256/`, `blobs/`) before the version's transaction writes to the SQLite WAL (the first
    write to `mediavault.sqlite3-wal` that carries the version's id). Nothing here depends on
    whether the blob is published inside or before that transaction.
-4. Commits: a thread that writes to the WAL syncs it before making any other traced call (with
-   `synchronous=FULL` each commit ends in a sync of the WAL; NORMAL would leave commits in the
-   page cache until a checkpoint, losing acknowledged writes at a power cut), and the answer
-   that carries a version's id is written to its socket only after that sync.
+4. Commits: each commit (a thread's WAL writes, up to the page after the frame header that
+   marks the end of a transaction) is covered by an fsync or fdatasync of the WAL that
+   *started after* its last write and completed before the committing thread makes any other
+   traced call, and before the answer that carries a version's id is written to its socket.
+   The sync may be any thread's (group commit: SQLite runs `synchronous=NORMAL`, so a commit
+   does not sync, and one sync of the WAL by whichever thread leads the round serves every
+   commit written before it; fdatasync flushes the file, whoever wrote it). A sync that was
+   already under way when the commit's frames were written does not count. Without such a
+   sync, a commit stays in the page cache until a checkpoint and a power cut loses it.
 
 Decided exemptions from rule 2, with the reason each loses nothing acknowledged:
 
@@ -36,7 +41,9 @@ Decided exemptions from rule 2, with the reason each loses nothing acknowledged:
   process, and a record that vanishes or comes back reads as a dead process either way.
 - SQLite's own files (`mediavault.sqlite3`, `-wal`, `-shm`, `-journal`): SQLite fsyncs the
   directory itself when it creates a journal or WAL (the log shows it), `-shm` is never needed
-  after a crash, and rule 4 covers the commits.
+  after a crash, and rule 4 covers the commits. Likewise `mediavault.sqlite3.writer`, the
+  empty file whose flock queues SQLite's writers (mediavault.storage.database.WriterQueue):
+  it holds no data, and is created again when missing.
 
 Everything else in the data folder is checked by rule 2. With `--first-start` the data folder
 does not exist yet and no key is given, so its creation and the generated private key are
@@ -251,30 +258,51 @@ class Checker:
         if inside and not exempt:
             yield directory, f"{change} {name!r}"
 
-    # Rule 4: each run of WAL writes in a thread ends with a sync of the WAL by that thread.
-    def _check_commits(self) -> dict[int, Call]:
-        """Returns, for the line of each WAL write, the sync that made it durable."""
-        synced_by: dict[int, Call] = {}
-        unsynced: dict[int, list[Call]] = {}  # tid -> WAL writes not yet synced
+    # Rule 4: each commit is covered by a sync of the WAL that started after it, before the
+    # committing thread goes on.
+    def _check_commits(self) -> dict[int, Call | None]:
+        """Returns, for the line of each WAL write, the sync that made its commit durable."""
+        syncs = [c for c in self.calls if c.path == self.wal and c.name in SYNCS and c.ok]
+        synced_by: dict[int, Call | None] = {}
+        building: dict[int, list[Call]] = {}  # tid -> the WAL writes of its commit so far
+        waiting: dict[int, list[list[Call]]] = {}  # tid -> its commits, before it goes on
+
+        def end(tid: int) -> None:
+            if writes := building.pop(tid, []):
+                sync = next((c for c in syncs if c.start > writes[-1].end), None)
+                synced_by.update((write.start, sync) for write in writes)
+                waiting.setdefault(tid, []).append(writes)
+                self.report.commits += 1
+
+        def goes_on(call: Call) -> None:
+            for writes in waiting.pop(call.tid, []):
+                sync = synced_by[writes[0].start]
+                if sync is None or not sync.end < call.start:
+                    self._find(writes[0], f"a WAL write is not synced before {call.name} at line "
+                               f"{call.start + 1}: the commit is not durable when it returns")  # fmt: skip
+
         for call in self.calls:
-            writes = unsynced.setdefault(call.tid, [])
-            if call.path == self.wal and call.name in WRITES:
+            on_wal = call.path == self.wal
+            if on_wal and call.name in WRITES:
+                goes_on(call)  # a thread's next commit only follows its last one made durable
+                writes = building.setdefault(call.tid, [])
                 writes.append(call)
-            elif call.path == self.wal and call.name in SYNCS and call.ok:
-                self.report.commits += bool(writes)
-                synced_by.update((write.start, call) for write in writes)
-                writes.clear()
-            elif writes:
-                self._find(writes[0], f"a WAL write is not synced before {call.name} at line "
-                           f"{call.start + 1}: the commit is not durable when it returns")  # fmt: skip
-                writes.clear()
-        for writes in unsynced.values():
-            if writes:
+                if len(writes) > 1 and _commit_frame_header(writes[-2].data):
+                    end(call.tid)  # the page after a commit frame's header ends the commit
+            elif on_wal and (call.name in SYNCS or call.name in ("openat", "close")):
+                end(call.tid)  # syncing the WAL, or opening it to sync it, is not going on
+            else:
+                end(call.tid)
+                goes_on(call)
+        for tid in list(building):
+            end(tid)
+        for writes in (w for commits in waiting.values() for w in commits):
+            if synced_by[writes[0].start] is None:
                 self._find(writes[0], "a WAL write is never synced")
         return synced_by
 
     # Rule 3: the blob a version references is durable before the version commits.
-    def _check_upload(self, upload: Upload, synced_by: dict[int, Call]) -> None:
+    def _check_upload(self, upload: Upload, synced_by: dict[int, Call | None]) -> None:
         self.report.uploads_checked += 1
         needle = upload.version_id.encode()
         commit = self._first(lambda c: c.name in WRITES and c.path == self.wal and needle in c.data)
@@ -299,9 +327,10 @@ class Checker:
         answer = self._first(
             lambda c: c.name in WRITES and c.path.startswith("socket:") and needle in c.data
         )
-        if sync is not None and answer is not None and not sync.end < answer.start:
+        if answer is not None and (sync is None or not sync.end < answer.start):
+            synced = "never" if sync is None else f"line {sync.start + 1}"
             self._find(answer, f"version {upload.version_id} is acknowledged before its commit "
-                       f"is synced (line {sync.start + 1})")  # fmt: skip
+                       f"is synced ({synced})")  # fmt: skip
 
     # Rule 1: a file renamed into place was fsynced after its last write, before the rename.
     def _check_data_synced(self, rename: Call) -> None:
@@ -354,6 +383,12 @@ class Checker:
 
     def _find(self, call: Call, message: str) -> None:
         self.report.findings.append(f"line {call.start + 1} ({call.name} {call.path}): {message}")
+
+
+def _commit_frame_header(data: bytes) -> bool:
+    """A WAL frame header (24 bytes, written before its page) whose "database size after
+    commit" field is set: the frame that ends a transaction."""
+    return len(data) == 24 and data[4:8] != bytes(4)
 
 
 def _within(path: str, folder: str) -> bool:

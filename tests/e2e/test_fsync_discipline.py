@@ -169,3 +169,87 @@ def test_relative_paths_start_from_the_working_directory_the_log_shows() -> None
         'mkdir("exports", 0777) = 0',
     ]
     assert any("(mkdir /d/exports)" in f for f in _check(relative).findings)
+
+
+# --- group commit: one sync of the WAL, by any thread, serves every commit before it --------
+
+WAL = "6</d/mediavault.sqlite3-wal>"
+LEADER_SYNC = [f"300 fdatasync({WAL}) = 0"]
+WAKE_LOOP = '100 sendto(7<socket:[2]>, "\\0", 1, 0, NULL, 0) = 1'
+PUBLISHED = [*STORE_START, *STAGE, *SHARD, *RENAME]
+
+
+def test_a_sync_by_another_thread_after_the_commit_serves_it() -> None:
+    """The committing thread waits (no traced call) while another thread syncs the WAL."""
+    grouped = [*PUBLISHED, f"100 {COMMIT[0]}", *LEADER_SYNC, WAKE_LOOP, *ANSWER]
+    report = _check(grouped)
+    assert report.findings == []
+    assert report.commits == 1
+
+
+def test_a_sync_that_started_before_the_commit_was_written_does_not_serve_it() -> None:
+    """A round already under way when the commit's frames were written may miss them."""
+    early_round = [
+        *PUBLISHED,
+        f"300 fdatasync({WAL} <unfinished ...>",
+        f"100 {COMMIT[0]}",
+        "300 <... fdatasync resumed>) = 0",
+        WAKE_LOOP,
+        *ANSWER,
+    ]
+    report = _check(early_round)
+    assert any("a WAL write is not synced before sendto" in f for f in report.findings)
+    assert any("acknowledged before its commit is synced (never)" in f for f in report.findings)
+
+
+def test_an_answer_sent_while_another_threads_sync_is_still_running() -> None:
+    unfinished = [
+        *PUBLISHED,
+        f"100 {COMMIT[0]}",
+        f"300 fdatasync({WAL} <unfinished ...>",
+        *ANSWER,
+        "300 <... fdatasync resumed>) = 0",
+    ]
+    report = _check(unfinished)
+    assert any("acknowledged before its commit is synced" in f for f in report.findings)
+
+
+# A commit as SQLite writes it: each frame's 24-byte header, then its page; the last frame's
+# header carries the database size after the commit (here 3 pages), which ends the commit.
+FRAME = f'pwrite64({WAL}, "\\0\\0\\0\\2\\0\\0\\0\\0\\1\\2\\3\\4\\5\\6\\7\\10\\11\\12\\13\\14\\15\\16\\17\\20", 24, 32) = 24'
+COMMIT_FRAME = f'pwrite64({WAL}, "\\0\\0\\0\\3\\0\\0\\0\\3\\1\\2\\3\\4\\5\\6\\7\\10\\11\\12\\13\\14\\15\\16\\17\\20", 24, 4152) = 24'
+PAGE = f'pwrite64({WAL}, "\\r\\0\\0\\0\\002{VERSION}\\0", 28, 4176) = 28'
+NEXT_PAGE = f'pwrite64({WAL}, "\\r\\0\\0\\0\\002another\\0", 15, 8296) = 15'
+
+
+def test_a_commit_ends_with_the_page_after_its_commit_frame() -> None:
+    """A thread's next commit follows the last one without a traced call in between (it
+    waited on another thread's sync): the first commit needs only that sync."""
+    back_to_back = [
+        *PUBLISHED,
+        f"100 {FRAME}",
+        f"100 {COMMIT_FRAME}",
+        f"100 {PAGE}",
+        *LEADER_SYNC,
+        f"100 {NEXT_PAGE}",
+        *ANSWER,
+        *LEADER_SYNC,
+        WAKE_LOOP,
+    ]
+    report = _check(back_to_back)
+    assert report.findings == []
+    assert report.commits == 2
+
+
+def test_a_thread_that_commits_again_before_its_last_commit_is_synced() -> None:
+    unsynced = [
+        *PUBLISHED,
+        f"100 {FRAME}",
+        f"100 {COMMIT_FRAME}",
+        f"100 {PAGE}",
+        f"100 {NEXT_PAGE}",
+        *LEADER_SYNC,
+        *ANSWER,
+    ]
+    report = _check(unsynced)
+    assert any("a WAL write is not synced before pwrite64" in f for f in report.findings)

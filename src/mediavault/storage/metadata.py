@@ -4,10 +4,15 @@ A transaction commits when its block ends normally and rolls back when it raises
 request changes nothing. Writers lock what they read (`FOR UPDATE` on PostgreSQL; on SQLite the
 whole database is locked by BEGIN IMMEDIATE), so read-modify-write sequences such as "next
 version number" stay correct with many processes.
+
+A write block returns only once its commit is durable (on SQLite after the commit barrier's
+sync of the WAL, outside the write lock: mediavault.storage.durability), so whatever a use case
+does after it, answering its request included, follows a durable commit.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +23,12 @@ import sqlalchemy as sa
 from mediavault.domain.models import File, Version, VersionMetadata
 from mediavault.errors import WriteConflict
 from mediavault.storage.blob_queries import BlobQueries
-from mediavault.storage.database import reader, single_statement_reader
+from mediavault.storage.database import (
+    commit_barrier,
+    reader,
+    single_statement_reader,
+    writer_queue,
+)
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
@@ -35,6 +45,8 @@ class MetadataStore:
         self.engine = engine
         self._writer = engine
         self._reader = reader(engine)
+        self._barrier = commit_barrier(engine)
+        self._queue = writer_queue(engine)
         self._sqlite_lookups: SqliteLookups | None = None
         self._single_statements: sa.Engine | None = None
         if engine.dialect.name == "sqlite":
@@ -48,12 +60,18 @@ class MetadataStore:
     @contextmanager
     def write(self) -> Iterator[Transaction]:
         try:
-            with self._writer.begin() as connection:
+            with self._turn(), self._writer.begin() as connection:
                 yield Transaction(connection)
         except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
             if _lost_a_race(exc):
                 raise WriteConflict() from exc
             raise
+        # Committed, and the write lock released: now durable, before the caller goes on.
+        self._barrier.wait()
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        """On SQLite, wait for this writer's turn (the commit ends it); nothing on PostgreSQL."""
+        return self._queue.turn() if self._queue is not None else contextlib.nullcontext()
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
@@ -72,6 +90,9 @@ class MetadataStore:
 
     def dispose(self) -> None:
         self._writer.dispose()
+        self._barrier.close()
+        if self._queue is not None:
+            self._queue.close()
 
 
 class Transaction(
