@@ -228,11 +228,18 @@ class FormReader:
     async def _end_part(self) -> None:
         part = self._part
         if part.is_file_part:
-            await self._flush()
+            # The last batch and the finish (its fsync) in one thread hop: a small upload is a
+            # single batch, and each hop is a wake-up of the loop and of a worker thread.
+            batch = b"".join(part.chunks)
+            part.chunks, part.chunk_bytes = [], 0
             await self._settle()
             assert self._writer is not None
-            writer, self._writer = self._writer, None
-            self._form.file = await to_thread.run_sync(writer.finish)
+            try:
+                self._form.file = await to_thread.run_sync(_write_and_finish, self._writer, batch)
+            except FileTooLarge:
+                self._writer = None  # the writer removed its own staging file
+                raise
+            self._writer = None
             return
         try:
             self._form.fields[part.name] = part.data.decode("utf-8")
@@ -255,6 +262,12 @@ class FormReader:
         if self._form.file is not None:
             self._blobs.discard(self._form.file)
             self._form.file = None
+
+
+def _write_and_finish(writer: BlobWriter, batch: bytes) -> StagedBlob:
+    if batch:
+        writer.write(batch)
+    return writer.finish()
 
 
 _DATA_URI = re.compile(rb"^\s*data:[^,]*;base64,", re.IGNORECASE)

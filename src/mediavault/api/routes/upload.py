@@ -13,6 +13,7 @@ from mediavault.api import forms, openapi
 from mediavault.api.context import AppContext, context_of
 from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.multipart import FormReader, decode_base64_file
+from mediavault.domain.models import FileVersion
 from mediavault.errors import InvalidRequest
 from mediavault.media.fetch import fetch_to_staging
 from mediavault.media.probe import probe
@@ -61,8 +62,12 @@ async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
         def source() -> BinaryIO:
             return stores.blobs.open_staged(opened)
 
-        content = await to_thread.run_sync(probe, source, staged.head, staged.digest, staged.size)
-        result = await to_thread.run_sync(uploads.upload, stores, staged, content, target, options)
+        def probe_and_store() -> FileVersion:
+            # One thread hop for both: each hop is a wake-up of a worker thread and of the loop.
+            content = probe(source, opened.head, opened.digest, opened.size)
+            return uploads.upload(stores, opened, content, target, options)
+
+        result = await to_thread.run_sync(probe_and_store)
     finally:
         if staged is not None:
             stores.blobs.discard(staged)
