@@ -6,7 +6,8 @@
 Builds the library quickly by bulk inserts into a fresh data folder (setup only), starts a real
 `mediavault serve` on it, then times each query through the API. The baseline is the same
 server's cheapest authenticated answer (a details lookup by id), measured in the same run, so
-the ratios mean something on a noisy machine.
+the ratios mean something on a noisy machine. The server's CPU time per request (all its
+processes) is reported too: on a shared machine it moves much less than wall-clock time.
 
 On SQLite and local disk by default; on PostgreSQL + S3 when the test suite's MEDIAVAULT_TEST_*
 variables are set (`source /tmp/backends.env` or `eval "$(./scripts/backends start)"`), a new
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import statistics
 import sys
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -122,6 +125,17 @@ def build_library(data: Path, count: int, env: dict[str, str]) -> str:
     return file_rows[len(file_rows) // 2]["id"]
 
 
+def server_cpu_seconds(server: ServerProcess) -> float:
+    """User and system CPU time of the server's processes (main and workers) so far."""
+    assert server.process is not None
+    main = psutil.Process(server.process.pid)
+    total = 0.0
+    for process in [main, *main.children(recursive=True)]:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def timed(client: httpx.Client, path: str, params: dict[str, str], repeat: int) -> list[float]:
     samples = []
     for _ in range(repeat):
@@ -130,6 +144,15 @@ def timed(client: httpx.Client, path: str, params: dict[str, str], repeat: int) 
         samples.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
     return samples
+
+
+def measured(
+    client: httpx.Client, server: ServerProcess, path: str, params: dict[str, str], repeat: int
+) -> tuple[list[float], float]:
+    """Wall-clock samples (ms) and the server's CPU time per request (ms)."""
+    before = server_cpu_seconds(server)
+    samples = timed(client, path, params, repeat)
+    return samples, (server_cpu_seconds(server) - before) * 1000 / repeat
 
 
 def answer(client: httpx.Client, params: dict[str, str]) -> list[str]:
@@ -169,18 +192,31 @@ def main() -> None:
         try:
             with httpx.Client(base_url=server.base_url, auth=(TEST_KEY, ""), timeout=60) as client:
                 timed(client, "/v1/files", {"limit": "10"}, 5)  # warm up
-                baseline = statistics.median(
-                    timed(client, f"/v1/files/{some_id}/details", {}, args.repeat)
-                )
-                print(f"\nbaseline: GET details by id, p50 {baseline:.2f} ms "
-                      f"({args.files} files, {args.repeat} requests per query)\n")  # fmt: skip
-                print("| query | p50 ms | p95 ms | p50 ÷ baseline |")
-                print("|---|---|---|---|")
+                lookup = f"/v1/files/{some_id}/details"
+                # Ten times the requests: CPU time is counted in ticks of 10 ms.
+                first, first_cpu = measured(client, server, lookup, {}, 10 * args.repeat)
+                rows = []
                 for label, params in QUERIES.items():
-                    samples = sorted(timed(client, "/v1/files", params, args.repeat))
+                    samples, cpu = measured(client, server, "/v1/files", params, args.repeat)
+                    rows.append((label, sorted(samples), cpu))
+                # The baseline before and after the queries: the machine's load drifts.
+                last, last_cpu = measured(client, server, lookup, {}, 10 * args.repeat)
+                baseline = statistics.median(first + last)
+                baseline_cpu = (first_cpu + last_cpu) / 2
+                print(f"\nbaseline: GET details by id, p50 {baseline:.2f} ms, server CPU "
+                      f"{baseline_cpu:.2f} ms per request ({args.files} files, "
+                      f"{args.repeat} requests per query, {20 * args.repeat} of the baseline; "
+                      "load average "
+                      f"{os.getloadavg()[0]:.1f})\n")  # fmt: skip
+                print(
+                    "| query | p50 ms | p95 ms | p50 ÷ baseline | server CPU ms | CPU ÷ baseline |"
+                )
+                print("|---|---|---|---|---|---|")
+                for label, samples, cpu in rows:
                     p50 = statistics.median(samples)
                     p95 = samples[int(len(samples) * 0.95) - 1]
-                    print(f"| {label} | {p50:.1f} | {p95:.1f} | {p50 / baseline:.1f} |")
+                    print(f"| {label} | {p50:.1f} | {p95:.1f} | {p50 / baseline:.1f} "
+                          f"| {cpu:.1f} | {cpu / baseline_cpu:.1f} |")  # fmt: skip
                 if args.answers:
                     answers = {label: answer(client, params) for label, params in QUERIES.items()}
                     args.answers.write_text(json.dumps(answers, indent=1))

@@ -1,24 +1,45 @@
-"""The list and search API in SQL: a parsed searchQuery and the list parameters become one
-portable SELECT over versions (with their files) and one over folders."""
+"""The list and search API in SQL: a parsed searchQuery and the list parameters become SELECTs
+over versions (with their files) and over folders.
+
+A search of current files (the common case: no `type` in the searchQuery) goes through
+mediavault.storage.search_plan, which picks the index that drives it; every other listing is
+one plain statement. Rows become records by position, with JSON decoded by msgspec.
+"""
 
 from __future__ import annotations
 
-import mimetypes
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
-from mediavault.domain.models import FileVersion, Folder
-from mediavault.domain.search import And, Condition, Or, Query, mentions_type
-from mediavault.storage.dialects import escape_like
+from mediavault.domain.models import (
+    ContentInfo,
+    File,
+    FileVersion,
+    Folder,
+    Version,
+    VersionMetadata,
+)
+from mediavault.domain.search import And, Condition, Query, mentions_type
+from mediavault.storage import search_plan
 from mediavault.storage.folder_queries import folder_from
-from mediavault.storage.rows import file_from, version_from
-from mediavault.storage.tables import files, folders, version_tags, versions
+from mediavault.storage.search_sql import (
+    FILE_TYPE,
+    PATH,
+    FolderFields,
+    Unindexed,
+    VersionFields,
+    compile_query,
+    has_any_tag,
+)
+from mediavault.storage.tables import files, folders, versions
 
 ItemKind = str  # "file" | "file-version" | "folder"
-_FILE_COLUMNS = [c.label(f"f__{c.name}") for c in files.c]
+SORT_KEYS = frozenset({"NAME", "CREATED", "UPDATED", "HEIGHT", "WIDTH", "SIZE"})
 
 
 @dataclass(frozen=True)
@@ -38,8 +59,12 @@ class ListQuery:
 class ListingQueries:
     _db: sa.Connection
 
-    def list_assets(self, query: ListQuery) -> list[FileVersion | Folder]:
-        """Folders first, then files and versions, each sorted; skip/limit across both."""
+    def list_assets(self, query: ListQuery, plan: str | None = None) -> list[FileVersion | Folder]:
+        """Folders first, then files and versions, each sorted; skip/limit across both.
+
+        `plan` forces one of search_plan.PLANS for a search of current files (tests compare
+        them); by default the cheaper one is chosen.
+        """
         results: list[FileVersion | Folder] = []
         folder_filter = _folder_filter(query)
         skip, limit = query.skip, query.limit
@@ -51,18 +76,68 @@ class ListingQueries:
             results.extend(folder_from(row) for row in rows)
             skip = max(0, skip - int(total or 0))
             limit -= len(results)
-        version_filter = _version_filter(query, self._db.dialect.name)
-        if version_filter is not None and limit > 0:
-            statement = (
-                sa.select(versions, *_FILE_COLUMNS)
-                .join(files, files.c.id == versions.c.file_id)
-                .where(version_filter)
-                .order_by(*_version_order(query))
-                .offset(skip)
-                .limit(limit)
-            )
-            results.extend(_file_version(row) for row in self._db.execute(statement))
+        if limit > 0:
+            results.extend(self._list_versions(query, skip, limit, plan))
         return results
+
+    def _list_versions(
+        self, query: ListQuery, skip: int, limit: int, forced: str | None
+    ) -> list[FileVersion]:
+        columns = _columns(self._db.dialect.name)
+        build = _row_builder(self._db.dialect.name)
+        order = _version_order(query)
+
+        def fetch(statement: sa.Select[Any]) -> list[FileVersion]:
+            return [build(row) for row in self._db.execute(statement)]
+
+        if not _current_only(query):
+            where = _version_filter(query, self._db.dialect.name)
+            if where is None:
+                return []
+            return fetch(_versions_select(columns, [where], order).offset(skip).limit(limit))
+        search = search_plan.Search(
+            filter=_current_filter(query),
+            sort_key=query.sort_key if query.sort_key in SORT_KEYS else "CREATED",
+            descending=query.descending,
+            skip=skip,
+            limit=limit,
+        )
+        plan = search_plan.choose(self._db, search, forced)
+        if plan.name == "plain":
+            where = [versions.c.is_current]
+            if search.filter is not None:
+                where.append(compile_query(search.filter, _current_fields(self._db, True)))
+            return fetch(_versions_select(columns, where, order).offset(skip).limit(limit))
+        # Every condition filters, none may drive: the plan adds the one that does.
+        assert search.filter is not None
+        residual = compile_query(search.filter, _current_fields(self._db, False))
+
+        def statement(extra: list[Any], rows: int) -> sa.Select[Any]:
+            where = [residual, Unindexed(versions.c.is_current), *extra]
+            return _versions_select(columns, where, order).limit(rows)
+
+        if plan.name == "filter":
+            return fetch(search_plan.run_filter(plan, statement, skip, limit))
+        return search_plan.run_order(self._db, search, statement, fetch)
+
+
+def _current_fields(db: sa.Connection, indexed: bool) -> VersionFields:
+    return VersionFields(current_only=True, dialect=db.dialect.name, indexed=indexed)
+
+
+def _current_filter(query: ListQuery) -> Query | None:
+    """The search and the list parameters, as one condition over current versions."""
+    parts: list[Query | None] = [query.search]
+    if query.search is None:
+        if query.tags:
+            parts.append(Condition("tags", "in", query.tags))
+        if query.name is not None:
+            parts.append(Condition("name", "=", (query.name,)))
+    if query.path is not None:
+        parts.append(Condition(PATH, "=", (query.path,)))
+    if query.file_type != "all":
+        parts.append(Condition(FILE_TYPE, "=", (query.file_type,)))
+    return search_plan.conditions_of(parts)
 
 
 def _version_filter(query: ListQuery, dialect: str) -> Any:
@@ -73,12 +148,12 @@ def _version_filter(query: ListQuery, dialect: str) -> Any:
             return None
         clauses = [_kind_filter(wanted)]
         if query.tags:
-            clauses.append(_has_any_tag(query.tags))
+            clauses.append(has_any_tag(query.tags))
         if query.name is not None:
             clauses.append(files.c.name == query.name)
     else:
         current_only = _current_only(query)
-        clauses = [_compile(search, _VersionFields(current_only, dialect=dialect))]
+        clauses = [compile_query(search, VersionFields(current_only, dialect=dialect))]
         if current_only:
             clauses.append(versions.c.is_current)
     if query.path is not None:
@@ -106,10 +181,27 @@ def _folder_filter(query: ListQuery) -> Any:
         if query.name is not None:
             clauses.append(folders.c.name == query.name)
     else:
-        clauses = [_compile(query.search, _FolderFields())]
+        if _folders_match(query.search) is False:
+            return None  # two statements saved: no folder can match
+        clauses = [compile_query(query.search, FolderFields())]
     if query.path is not None:
         clauses.append(folders.c.parent_path == query.path)
     return sa.and_(*clauses)
+
+
+def _folders_match(query: Query) -> bool | None:
+    """Whether every folder matches (True), none does (False), or it depends (None), as
+    FolderFields compiles the query: folders have a name and times, and nothing else."""
+    if isinstance(query, Condition):
+        if query.field in ("name", "createdAt", "updatedAt"):
+            return None
+        matches = "folder" in query.values if query.field == "type" else False
+        return matches != query.negated
+    parts = [_folders_match(part) for part in query.parts]
+    decisive, other = (False, True) if isinstance(query, And) else (True, False)
+    if decisive in parts:
+        return decisive
+    return other if all(part is other for part in parts) else None
 
 
 def _kind_filter(kinds: frozenset[ItemKind]) -> Any:
@@ -118,154 +210,12 @@ def _kind_filter(kinds: frozenset[ItemKind]) -> Any:
     return versions.c.is_current if "file" in kinds else sa.not_(versions.c.is_current)
 
 
-def _has_any_tag(tags: tuple[str, ...]) -> Any:
-    # Uncorrelated, so the database reads the tag index once instead of probing every row.
-    tagged = sa.select(version_tags.c.version_id).where(version_tags.c.tag.in_(tags))
-    return versions.c.id.in_(tagged)
-
-
-# -- searchQuery -> SQL ------------------------------------------------------------------------
-
-
-def _compile(query: Query, fields: _Fields) -> Any:
-    if isinstance(query, And):
-        return sa.and_(*(_compile(p, fields) for p in query.parts))
-    if isinstance(query, Or):
-        return sa.or_(*(_compile(p, fields) for p in query.parts))
-    expression = fields.condition(query)
-    if query.negated:
-        # A missing value (NULL) does not equal the value, so NOT = matches it.
-        return sa.not_(sa.func.coalesce(expression, sa.false()))
-    return expression
-
-
-class _Fields:
-    def condition(self, c: Condition) -> Any:
-        raise NotImplementedError
-
-
-def _compare(column: Any, op: str, values: tuple[Any, ...]) -> Any:
-    if op == "in":
-        return column.in_(values)
-    if op == ":":
-        prefix = str(values[0])
-        # The range lets an index serve the prefix; LIKE keeps the match exact.
-        return sa.and_(
-            column >= prefix,
-            column < prefix + "\U0010ffff",
-            column.like(escape_like(prefix) + "%", escape="\\"),
-        )
-    value = values[0]
-    operations: dict[str, Callable[[Any, Any], Any]] = {
-        "=": lambda a, b: a == b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-    }
-    return operations[op](column, value)
-
-
-class _VersionFields(_Fields):
-    def __init__(self, current_only: bool, versions_only: bool = False, dialect: str = "") -> None:
-        self.dialect = dialect
-        # A current version's times are its file's (asset birth, last change).
-        self.created: Any
-        self.updated: Any
-        if current_only:
-            self.created, self.updated = files.c.created_at, files.c.updated_at
-        elif versions_only:
-            self.created, self.updated = versions.c.created_at, versions.c.updated_at
-        else:
-            current = versions.c.is_current
-            self.created = sa.case((current, files.c.created_at), else_=versions.c.created_at)
-            self.updated = sa.case((current, files.c.updated_at), else_=versions.c.updated_at)
-
-    def condition(self, c: Condition) -> Any:
-        field, op, values = c.field, c.op, c.values
-        if field == "name":
-            return _compare(files.c.name, op, values)
-        if field == "type":
-            return sa.or_(*(_type_clause(v) for v in values))
-        if field == "tags":
-            return _has_any_tag(tuple(str(v) for v in values))
-        if field == "createdAt":
-            return _compare(self.created, op, values)
-        if field == "updatedAt":
-            return _compare(self.updated, op, values)
-        if field in ("size", "width", "height"):
-            return _compare(versions.c[field], op, values)
-        if field == "format":
-            return versions.c.mime.in_([m for v in values for m in _mimes_of(str(v))])
-        if field in ("private", "published", "transparency"):
-            column = {
-                "private": versions.c.is_private_file,
-                "published": versions.c.is_published,
-                "transparency": versions.c.has_alpha,
-            }[field]
-            return sa.func.coalesce(column, sa.false()) == bool(values[0])
-        return _custom_metadata(field.removeprefix("customMetadata."), op, values, self.dialect)
-
-
-def _type_clause(kind: object) -> Any:
-    if kind == "file":
-        return versions.c.is_current
-    if kind == "file-version":
-        return sa.not_(versions.c.is_current)
-    return sa.false()
-
-
-def _custom_metadata(key: str, op: str, values: tuple[Any, ...], dialect: str) -> Any:
-    element = versions.c.custom_metadata[key]
-    clauses = []
-    for value in values:
-        if isinstance(value, bool):
-            column = _when_json_type(dialect, key, "boolean", element.as_boolean())
-        elif isinstance(value, int | float):
-            column = _when_json_type(dialect, key, "number", element.as_float())
-        else:
-            column = element.as_string()
-        clauses.append(_compare(column, "=" if op == "in" else op, (value,)))
-    return sa.or_(*clauses)
-
-
-def _when_json_type(dialect: str, key: str, json_type: str, column: Any) -> Any:
-    """PostgreSQL refuses to cast a JSON string to a number: compare only values of the type.
-    (SQLite compares mixed types without error, and a string never equals a number there.)"""
-    if dialect != "postgresql":
-        return column
-    kind = sa.func.json_typeof(versions.c.custom_metadata.op("->")(key))
-    return sa.case((kind == json_type, column), else_=None)
-
-
-class _FolderFields(_Fields):
-    def condition(self, c: Condition) -> Any:
-        if c.field == "name":
-            return _compare(folders.c.name, c.op, c.values)
-        if c.field == "type":
-            return sa.true() if "folder" in c.values else sa.false()
-        if c.field == "createdAt":
-            return _compare(folders.c.created_at, c.op, c.values)
-        if c.field == "updatedAt":
-            return _compare(folders.c.updated_at, c.op, c.values)
-        return sa.false()  # folders have no tags, sizes, formats or metadata
-
-
-def _mimes_of(fmt: str) -> list[str]:
-    fmt = fmt.lower().lstrip(".")
-    guessed = mimetypes.guess_type(f"x.{fmt}")[0]
-    candidates = {f"image/{fmt}", f"video/{fmt}", f"audio/{fmt}", f"application/{fmt}"}
-    if guessed:
-        candidates.add(guessed)
-    return sorted(candidates)
-
-
 # -- sorting -----------------------------------------------------------------------------------
 
 
 def _version_order(query: ListQuery) -> list[Any]:
     versions_only = query.search is None and query.kinds - {"folder"} == {"file-version"}
-    fields = _VersionFields(_current_only(query), versions_only)
+    fields = VersionFields(_current_only(query), versions_only)
     column = {
         "NAME": files.c.name,
         "CREATED": fields.created,
@@ -287,7 +237,84 @@ def _folder_order(query: ListQuery) -> list[Any]:
     return [direction(column), direction(folders.c.id)]
 
 
-def _file_version(row: sa.Row[Any]) -> FileVersion:
-    mapping = row._mapping
-    file_row = {c.name: mapping[f"f__{c.name}"] for c in files.c}
-    return FileVersion(file_from(file_row), version_from(mapping))
+# -- rows --------------------------------------------------------------------------------------
+
+_VERSION_COLUMNS = (
+    "id", "file_id", "number", "blob_digest", "size", "mime", "file_type", "width", "height",
+    "has_alpha", "tags", "ai_tags", "custom_metadata", "custom_coordinates", "description",
+    "is_private_file", "is_published", "token", "is_current", "created_at", "updated_at",
+)  # fmt: skip
+_FILE_COLUMNS = ("id", "name", "folder_path", "last_version_number", "created_at", "updated_at")
+_JSON_COLUMNS = frozenset({"tags", "ai_tags", "custom_metadata"})
+
+
+def _columns(dialect: str) -> list[Any]:
+    """The selected columns, in the order _row_builder reads them. On SQLite the JSON columns
+    come as text and are decoded by msgspec (several times faster than json.loads)."""
+    selected: list[Any] = []
+    for name in _VERSION_COLUMNS:
+        column: Any = versions.c[name]
+        if name in _JSON_COLUMNS and dialect == "sqlite":
+            column = sa.type_coerce(column, sa.Text).label(name)
+        selected.append(column)
+    selected.extend(files.c[name].label(f"f__{name}") for name in _FILE_COLUMNS)
+    return selected
+
+
+def _versions_select(columns: list[Any], where: list[Any], order: list[Any]) -> sa.Select[Any]:
+    return (
+        sa.select(*columns)
+        .join_from(versions, files, files.c.id == versions.c.file_id)
+        .where(*where)
+        .order_by(*order)
+    )
+
+
+def _decode_json(text: str | None) -> Any:
+    if text is None:
+        return None
+    # Rows written before NaN was refused may hold it, which only json.loads reads.
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
+def _as_loaded(value: Any) -> Any:
+    return value  # PostgreSQL's driver hands JSON over decoded
+
+
+def _row_builder(dialect: str) -> Callable[[Any], FileVersion]:
+    load = _decode_json if dialect == "sqlite" else _as_loaded
+
+    def build(row: Any) -> FileVersion:
+        (
+            id_, file_id, number, digest, size, mime, file_type, width, height, has_alpha,
+            tags, ai_tags, custom_metadata, custom_coordinates, description, is_private_file,
+            is_published, token, is_current, created_at, updated_at,
+            f_id, f_name, f_folder_path, f_last_version_number, f_created_at, f_updated_at,
+        ) = row  # fmt: skip
+        return FileVersion(
+            File(f_id, f_name, f_folder_path, f_last_version_number, f_created_at, f_updated_at),
+            Version(
+                id=id_,
+                file_id=file_id,
+                number=number,
+                content=ContentInfo(digest, size, mime, file_type, width, height, has_alpha),
+                metadata=VersionMetadata(
+                    tags=load(tags),
+                    ai_tags=load(ai_tags),
+                    custom_metadata=load(custom_metadata) or {},
+                    custom_coordinates=custom_coordinates,
+                    description=description,
+                    is_private_file=is_private_file,
+                    is_published=is_published,
+                ),
+                token=token,
+                is_current=is_current,
+                created_at=created_at,
+                updated_at=updated_at,
+            ),
+        )
+
+    return build

@@ -1,0 +1,221 @@
+"""A parsed searchQuery as SQL conditions over versions (with their files) and over folders.
+
+Every condition can be written two ways: `indexed`, as the database would use an index for it,
+or not, when the caller has chosen which index drives the statement (mediavault.storage.
+search_plan) and the other conditions must only filter. On SQLite an unindexed column is
+written `+column`, the documented way to keep SQLite's planner off an index; elsewhere it is
+the plain column. Both ways match exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
+
+from mediavault.domain.search import And, Condition, Or, Query
+from mediavault.storage.dialects import escape_like
+from mediavault.storage.tables import files, folders, version_tags, versions
+
+# Conditions the list parameters add to a searchQuery: they are compiled like its own.
+PATH = "folderPath"  # files in exactly this folder (`path`)
+FILE_TYPE = "fileType"  # versions.file_type (`fileType`)
+
+
+class Unindexed(sa.ColumnElement[Any]):
+    """A column that SQLite's planner may not use an index for: `+column` (no-op in value).
+
+    `+x` has no type affinity in SQLite; every value compared here is already of the column's
+    own type (numbers with numbers, text with text), so no comparison changes meaning.
+    """
+
+    inherit_cache = True
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 - SQLAlchemy's own shape
+        ("column", InternalTraversal.dp_clauseelement)
+    ]
+
+    def __init__(self, column: sa.ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(Unindexed)
+def _plain_column(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(Unindexed, "sqlite")
+def _sqlite_unindexed_column(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
+
+
+def compile_query(query: Query, fields: Fields) -> Any:
+    if isinstance(query, And):
+        return sa.and_(*(compile_query(p, fields) for p in query.parts))
+    if isinstance(query, Or):
+        return sa.or_(*(compile_query(p, fields) for p in query.parts))
+    expression = fields.condition(query)
+    if query.negated:
+        # A missing value (NULL) does not equal the value, so NOT = matches it.
+        return sa.not_(sa.func.coalesce(expression, sa.false()))
+    return expression
+
+
+class Fields:
+    def condition(self, c: Condition) -> Any:
+        raise NotImplementedError
+
+
+def compare(column: Any, op: str, values: tuple[Any, ...]) -> Any:
+    if op == "in":
+        return column.in_(values)
+    if op == ":":
+        prefix = str(values[0])
+        # The range lets an index serve the prefix; LIKE keeps the match exact.
+        return sa.and_(
+            column >= prefix,
+            column < prefix + "\U0010ffff",
+            column.like(escape_like(prefix) + "%", escape="\\"),
+        )
+    value = values[0]
+    operations: dict[str, Callable[[Any, Any], Any]] = {
+        "=": lambda a, b: a == b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+    }
+    return operations[op](column, value)
+
+
+def has_any_tag(tags: tuple[str, ...], version_id: Any = versions.c.id) -> Any:
+    # Uncorrelated, so the database reads the tag index once instead of probing every row.
+    tagged = sa.select(version_tags.c.version_id).where(version_tags.c.tag.in_(tags))
+    return version_id.in_(tagged)
+
+
+def tagged_with_any(tags: tuple[str, ...]) -> Any:
+    """The same rows as has_any_tag, probed row by row (the version's tag rows by key): for a
+    statement driven by another index, where reading every version with the tag would cost
+    more than the rows it looks at."""
+    return sa.exists().where(
+        version_tags.c.version_id == versions.c.id, version_tags.c.tag.in_(tags)
+    )
+
+
+class VersionFields(Fields):
+    def __init__(
+        self,
+        current_only: bool,
+        versions_only: bool = False,
+        dialect: str = "",
+        indexed: bool = True,
+    ) -> None:
+        self.dialect = dialect
+        self.indexed = indexed
+        # A current version's times are its file's (asset birth, last change).
+        self.created: Any
+        self.updated: Any
+        if current_only:
+            self.created, self.updated = files.c.created_at, files.c.updated_at
+        elif versions_only:
+            self.created, self.updated = versions.c.created_at, versions.c.updated_at
+        else:
+            current = versions.c.is_current
+            self.created = sa.case((current, files.c.created_at), else_=versions.c.created_at)
+            self.updated = sa.case((current, files.c.updated_at), else_=versions.c.updated_at)
+
+    def column(self, column: Any) -> Any:
+        return column if self.indexed else Unindexed(column)
+
+    def condition(self, c: Condition) -> Any:
+        field, op, values = c.field, c.op, c.values
+        col = self.column
+        if field == "name":
+            return compare(col(files.c.name), op, values)
+        if field == PATH:
+            return col(files.c.folder_path) == values[0]
+        if field == FILE_TYPE:
+            return versions.c.file_type == values[0]
+        if field == "type":
+            return sa.or_(*(_type_clause(v) for v in values))
+        if field == "tags":
+            tags = tuple(str(v) for v in values)
+            return has_any_tag(tags) if self.indexed else tagged_with_any(tags)
+        if field == "createdAt":
+            return compare(col(self.created), op, values)
+        if field == "updatedAt":
+            return compare(col(self.updated), op, values)
+        if field in ("size", "width", "height"):
+            return compare(col(versions.c[field]), op, values)
+        if field == "format":
+            return col(versions.c.mime).in_(mimes_of_formats(values))
+        if field in ("private", "published", "transparency"):
+            column = {
+                "private": versions.c.is_private_file,
+                "published": versions.c.is_published,
+                "transparency": versions.c.has_alpha,
+            }[field]
+            return sa.func.coalesce(column, sa.false()) == bool(values[0])
+        return _custom_metadata(field.removeprefix("customMetadata."), op, values, self.dialect)
+
+
+def _type_clause(kind: object) -> Any:
+    if kind == "file":
+        return versions.c.is_current
+    if kind == "file-version":
+        return sa.not_(versions.c.is_current)
+    return sa.false()
+
+
+def _custom_metadata(key: str, op: str, values: tuple[Any, ...], dialect: str) -> Any:
+    element = versions.c.custom_metadata[key]
+    clauses = []
+    for value in values:
+        if isinstance(value, bool):
+            column = _when_json_type(dialect, key, "boolean", element.as_boolean())
+        elif isinstance(value, int | float):
+            column = _when_json_type(dialect, key, "number", element.as_float())
+        else:
+            column = element.as_string()
+        clauses.append(compare(column, "=" if op == "in" else op, (value,)))
+    return sa.or_(*clauses)
+
+
+def _when_json_type(dialect: str, key: str, json_type: str, column: Any) -> Any:
+    """PostgreSQL refuses to cast a JSON string to a number: compare only values of the type.
+    (SQLite compares mixed types without error, and a string never equals a number there.)"""
+    if dialect != "postgresql":
+        return column
+    kind = sa.func.json_typeof(versions.c.custom_metadata.op("->")(key))
+    return sa.case((kind == json_type, column), else_=None)
+
+
+class FolderFields(Fields):
+    def condition(self, c: Condition) -> Any:
+        if c.field == "name":
+            return compare(folders.c.name, c.op, c.values)
+        if c.field == "type":
+            return sa.true() if "folder" in c.values else sa.false()
+        if c.field == "createdAt":
+            return compare(folders.c.created_at, c.op, c.values)
+        if c.field == "updatedAt":
+            return compare(folders.c.updated_at, c.op, c.values)
+        return sa.false()  # folders have no tags, sizes, formats or metadata
+
+
+def mimes_of_formats(formats: tuple[Any, ...]) -> list[str]:
+    return [m for v in formats for m in _mimes_of(str(v))]
+
+
+def _mimes_of(fmt: str) -> list[str]:
+    fmt = fmt.lower().lstrip(".")
+    guessed = mimetypes.guess_type(f"x.{fmt}")[0]
+    candidates = {f"image/{fmt}", f"video/{fmt}", f"audio/{fmt}", f"application/{fmt}"}
+    if guessed:
+        candidates.add(guessed)
+    return sorted(candidates)
