@@ -36,7 +36,8 @@ Decided exemptions from rule 2, with the reason each loses nothing acknowledged:
   power cut undoes the unlink, the blob is back without a row, unreferenced garbage that
   `mediavault fsck` reports and `fsck --repair` removes; no version can point at it. Requiring
   a directory fsync would cost every delete an fsync for no acknowledged data.
-- `cache/` (thumbnails): regenerated on demand.
+- `cache/` (renditions under `cache/renditions/`, thumbnails included): a cache is never
+  fsynced; anything lost is rendered again on demand.
 - `mediavault.sqlite3.processes/` (one flock'ed file per live process): a power cut ends every
   process, and a record that vanishes or comes back reads as a dead process either way.
 - SQLite's own files (`mediavault.sqlite3`, `-wal`, `-shm`, `-journal`): SQLite fsyncs the

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from mediavault.config import Settings
-from mediavault.media.thumbnails import ThumbnailCache
+from mediavault.media.transform import TransformEngine
 from mediavault.services.events import EventRecorder
 from mediavault.services.garbage import collect_abandoned
 from mediavault.services.stores import Stores
@@ -28,7 +29,7 @@ def build_stores(settings: Settings) -> Stores:
     return Stores(
         meta=MetadataStore(engine),
         blobs=build_blob_store(settings, owner=liveness.owner),
-        thumbnails=ThumbnailCache(settings.cache_root, settings.thumbnail_size),
+        renditions=TransformEngine.from_settings(settings),
         events=EventRecorder(settings.webhook_urls, UrlBuilder(settings.public_url_endpoint)),
         liveness=liveness,
         max_versions_per_file=settings.max_versions_per_file,
@@ -74,6 +75,8 @@ def prepare_data_folder(settings: Settings) -> PreparedDataFolder:
         migrate(engine)  # before anything else reads the tables it may create
     finally:
         engine.dispose()
+    # The thumbnail cache of releases before the transformation engine (now cache/renditions).
+    shutil.rmtree(settings.cache_root / "thumbnails", ignore_errors=True)
     stores = build_stores(settings)
     try:
         collect_abandoned(stores)

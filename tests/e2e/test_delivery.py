@@ -160,7 +160,7 @@ def test_thumbnails_in_query_and_path_form(
     assert max(thumb.size) == 200 and thumb.size == (200, 150)
     by_path = httpx.get(uploaded.thumbnail_url)
     assert by_path.content == by_query.content
-    cached = list((data.data / "cache" / "thumbnails").rglob("*.jpg"))
+    cached = list((data.data / "cache" / "renditions").rglob("*.jpg"))
     assert len([p for p in cached if p.read_bytes() == by_query.content]) == 1
     again = httpx.get(details.thumbnail, headers={"If-None-Match": by_query.headers["etag"]})
     assert again.status_code == 304
@@ -179,12 +179,16 @@ def test_non_images_get_a_placeholder_thumbnail(client: ImageKit, folder: str) -
     assert Image.open(io.BytesIO(response.content)).size == (200, 200)
 
 
-def test_other_transformations_are_refused_not_ignored(
+def test_unknown_transformations_are_refused_not_ignored(
     client: ImageKit, folder: str, server: ServerProcess, make_image: Callable[..., bytes]
 ) -> None:
     put(client, make_image(), folder, name="t.jpg")
-    response = httpx.get(f"{server.base_url}/media{folder}/t.jpg?tr=w-100")
-    assert response.status_code == 400 and "n-ik_ml_thumbnail" in response.json()["message"]
+    response = httpx.get(f"{server.base_url}/media{folder}/t.jpg?tr=w-100,foo-1")
+    assert response.status_code == 400
+    assert response.json()["message"] == "Bad Image Transformation Request"
+    assert response.headers["ik-error"] == "EINVALID - unknown transformation parameter 'foo'"
+    resized = httpx.get(f"{server.base_url}/media{folder}/t.jpg?tr=w-100")
+    assert resized.status_code == 200 and Image.open(io.BytesIO(resized.content)).width == 100
 
 
 def test_missing_paths_and_methods_on_delivery(server: ServerProcess, folder: str) -> None:

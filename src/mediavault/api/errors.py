@@ -78,7 +78,15 @@ def _domain_answer(exc: errors.MediaVaultError, method: str, path: str) -> Error
     if status == 409:
         retry = isinstance(exc, errors.WriteConflict)
         headers = {"x-should-retry": "true" if retry else "false"}
+    elif isinstance(exc, errors.BadTransformation):
+        # ImageKit's delivery error header (spec 1.10). It quotes the client's text: only
+        # printable ASCII goes into a header, the rest escaped (no CR/LF, nothing latin-1 lacks).
+        headers = {"ik-error": _header_safe(exc.ik_error)}
     return ErrorAnswer(status, error_body(message, **extra), headers)
+
+
+def _header_safe(text: str) -> str:
+    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)[:1000]
 
 
 def _http_answer(exc: HTTPException, method: str, path: str) -> ErrorAnswer:

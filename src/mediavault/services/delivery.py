@@ -1,11 +1,11 @@
-"""Delivery: which version a URL path names, whether its bytes are there, and its thumbnail."""
+"""Delivery: which version a URL path names, whether its bytes are there, its renditions."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mediavault.domain.models import FileVersion
 from mediavault.errors import BlobMissing, NotFound
+from mediavault.media.transform import Chain, Rendition
+from mediavault.media.transform.pipeline import Source
 from mediavault.services.stores import Stores
 
 
@@ -41,12 +41,19 @@ def missing_blob(item: FileVersion) -> BlobMissing:
     )
 
 
-def thumbnail(stores: Stores, item: FileVersion) -> tuple[Path, str]:
-    """Path and content type of the version's thumbnail (a placeholder for non-images)."""
+def render(stores: Stores, item: FileVersion, chain: Chain, accept: str | None) -> Rendition:
+    """The version's rendition of `chain` (from the cache or computed now). Blocking: run it
+    in a worker thread. BadTransformation (400) for what cannot be applied; a missing blob is
+    the same server fault (500) as for the bytes themselves."""
     content = item.version.content
+    digest = content.digest
+    local = stores.blobs.local_path(digest)
+    if local is not None and not local.exists():
+        raise missing_blob(item)  # else the engine would take it for an undecodable image
+    source: Source = local if local is not None else (lambda: stores.blobs.open(digest))
     try:
-        return stores.thumbnails.thumbnail(
-            content.digest, lambda: stores.blobs.open(content.digest), content.file_type == "image"
+        return stores.renditions.render(
+            chain, source, digest, accept, is_image=content.file_type == "image"
         )
-    except BlobMissing:
+    except (BlobMissing, FileNotFoundError):
         raise missing_blob(item) from None  # the same log detail as for the bytes themselves

@@ -2,8 +2,9 @@
 
 Checked: one current version per file, version numbers unique and under their counter, every
 version's blob recorded, present with its size and sha256, no blob that nothing references,
-no leftover staging objects, no half-finished deletions, a consistent webhook outbox. Repair
-removes unreferenced blobs, stale staging objects and finishes interrupted deletions; it never
+no leftover staging objects, no half-finished deletions, a consistent webhook outbox, and a
+rendition cache holding nothing but renditions of existing blobs. Repair removes unreferenced
+blobs, stale staging objects, the cache's garbage and finishes interrupted deletions; it never
 touches anything a version references.
 """
 
@@ -31,12 +32,12 @@ class FsckReport:
 def fsck(stores: Stores, repair: bool = False, verify_hashes: bool = True) -> FsckReport:
     """Check the library; with `repair`, remove the garbage first, then check what remains."""
     repaired = repair_library(stores) if repair else []
-    report = _check(stores, verify_hashes)
-    report.repaired = repaired
+    report = _check(stores, verify_hashes, repair)
+    report.repaired = repaired + report.repaired
     return report
 
 
-def _check(stores: Stores, verify_hashes: bool) -> FsckReport:
+def _check(stores: Stores, verify_hashes: bool, repair: bool = False) -> FsckReport:
     report = FsckReport()
     now = now_ms()
     alive = stores.liveness.is_alive
@@ -86,6 +87,13 @@ def _check(stores: Stores, verify_hashes: bool) -> FsckReport:
         )
     if given_up:
         report.notes.append(f"{given_up} webhook events were given up after their retries")
+    # The rendition cache: renditions of blobs that are gone, unknown files, crash leftovers.
+    # Blobs being uploaded or deleted count as known (their deletion forgets their renditions).
+    known = referenced | unfinished_digests
+    cache = stores.renditions.check(known_digests=known, repair=repair)
+    report.problems += cache.problems
+    report.repaired += cache.repaired
+    report.notes += cache.notes
     return report
 
 

@@ -74,7 +74,7 @@ def finish_deletions(stores: Stores, digests: Iterable[str]) -> int:
             if tx.lock_blob_for_deletion(digest):
                 stores.blobs.delete(digest)
                 tx.forget_blob(digest)
-                stores.thumbnails.forget(digest)
+                stores.renditions.forget(digest)
                 deleted += 1
     return deleted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mediavault.media.thumbnails import ThumbnailCache
+from mediavault.media.transform import TransformEngine
 from mediavault.services.events import EventRecorder
 from mediavault.storage.blobs import BlobStore
 from mediavault.storage.liveness import Liveness
@@ -15,7 +15,8 @@ from mediavault.storage.metadata import MetadataStore
 class Stores:
     meta: MetadataStore
     blobs: BlobStore
-    thumbnails: ThumbnailCache
+    # The transformation engine (`tr`) and its rendition cache, thumbnails included.
+    renditions: TransformEngine
     events: EventRecorder
     # Which processes sharing the library are alive; this process's owner number is in it.
     liveness: Liveness

@@ -1,4 +1,4 @@
-"""Delivery of version bytes by URL: `<prefix>/<filePath>`, `?ik-obj-version=`, thumbnails.
+"""Delivery of version bytes by URL: `<prefix>/<filePath>`, `?ik-obj-version=`, transformations.
 
 A raw ASGI handler, and the hottest route there is: api/fast_reads.py sends every request
 under the delivery prefix here before Litestar (the Litestar mount reaches the same function).
@@ -15,6 +15,13 @@ changed (the file's updatedAt for its plain URL, which an upload or a restore mo
 If-Modified-Since cannot answer 304 for a plain URL whose bytes a restore changed. Like every
 HTTP date it has one-second granularity, so If-None-Match, which wins when both are sent, is
 the exact one.
+
+Transformations (`tr`): the text of the `tr:` path segment (percent-decoded) and of the `tr`
+query value, joined with `:` when both are given, is parsed by the engine (media/transform);
+its ETag is known before any rendering, so a 304 costs none. The rendition is computed in a
+worker thread (or found in the cache) and sent as a file; `orig-true`, files that are not
+images and images no decoder reads get the stored bytes, exactly as a plain URL. A plain URL
+(no `tr`, or an empty one) is never transformed.
 """
 
 from __future__ import annotations
@@ -38,12 +45,11 @@ from mediavault.api.errors import answer_for
 from mediavault.api.ranges import streamed_blob
 from mediavault.domain.models import FileVersion
 from mediavault.domain.signing import is_valid_signature
-from mediavault.errors import InvalidRequest, NotFound, Unauthenticated
+from mediavault.errors import NotFound, Unauthenticated
 from mediavault.services import delivery
 from mediavault.storage.blobs import BlobStore
 from mediavault.urls import PATH_SAFE_CHARS
 
-THUMBNAIL_NAMES = frozenset({"n-ik_ml_thumbnail", "n-media_library_thumbnail"})
 SIGNATURE_PARAMS = ("ik-s", "ik-t")
 IMMUTABLE = "public, max-age=31536000, immutable"
 DOCUMENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/xml", "application/xml"})
@@ -67,7 +73,7 @@ class DeliveryRequest:
     file_path: str  # decoded, "/animals/cat.jpg"
     signed_part: str  # what the SDK signs: the raw URL after the endpoint, minus ik-s/ik-t
     params: dict[str, str]
-    thumbnail: bool
+    transformation: str | None  # the `tr` text (path and query joined with ":"), None: plain
 
 
 class Reply:
@@ -105,10 +111,28 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
     request = _parse(ctx.settings.normalized_delivery_prefix, scope)
     token = request.params.get("ik-obj-version")
     item = await run_lookup(ctx, delivery.resolve, ctx.stores, request.file_path, token)
-    if item.version.metadata.is_private_file and not _signature_ok(ctx.private_key, request):
+    chain = None
+    if request.transformation is not None:
+        chain = ctx.stores.renditions.parse(request.transformation)  # BadTransformation: 400
+    # Named transformations work unsigned on private files (spec 1.4), except the built-in
+    # thumbnail, which has always needed the signature here.
+    unsigned_ok = chain is not None and chain.named_only and not chain.placeholder
+    if (
+        item.version.metadata.is_private_file
+        and not unsigned_ok
+        and not _signature_ok(ctx.private_key, request)
+    ):
         raise InvalidSignature()
-    digest = item.version.content.digest
-    etag = f'"{digest}-thumbnail"' if request.thumbnail else f'"{digest}"'
+    content = item.version.content
+    digest = content.digest
+    is_image = content.file_type == "image"
+    conditions = _Conditions(scope)
+    if chain is None:
+        etag = f'"{digest}"'
+        vary = False
+    else:
+        etag = ctx.stores.renditions.etag(chain, digest, conditions.accept, is_image=is_image)
+        vary = chain.auto_format and is_image
     last_modified = item.updated_at // 1000
     headers = {
         "etag": etag,
@@ -116,26 +140,46 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
         "last-modified": _http_date(last_modified),
         **SAFETY_HEADERS,
     }
-    if not request.thumbnail and item.version.content.mime in DOCUMENT_TYPES:
+    if vary:
+        headers["vary"] = "Accept"
+    if content.mime in DOCUMENT_TYPES and (chain is None or not chain.placeholder):
         # A page opened from our origin could script it; a download cannot.
         headers["content-disposition"] = "attachment"
-    conditions = _Conditions(scope)
     if conditions.not_modified(etag, last_modified):
         return Reply(304, _raw(headers), b"")
-    path: str | Path
-    if request.thumbnail:
-        path, content_type = await to_thread.run_sync(delivery.thumbnail, ctx.stores, item)
-    else:
-        local = _local_path(ctx.stores.blobs, digest)
-        if local is None:
-            # Checked before the 200 goes out: after it, a failure could only cut the body short.
-            await to_thread.run_sync(delivery.ensure_stored, ctx.stores, item)
-            return streamed_blob(ctx.stores.blobs, item.version.content, headers, scope)
-        path, content_type = local, item.version.content.mime
+    if chain is not None:
+        rendition = await to_thread.run_sync(
+            delivery.render, ctx.stores, item, chain, conditions.accept
+        )
+        headers["etag"] = rendition.etag
+        if rendition.vary_accept:
+            headers["vary"] = "Accept"
+        else:
+            headers.pop("vary", None)
+        if rendition.path is not None and rendition.content_type is not None:
+            headers.pop("content-disposition", None)
+            return _send_file(rendition.path, rendition.content_type, headers, conditions, method)
+    local = _local_path(ctx.stores.blobs, digest)
+    if local is None:
+        # Checked before the 200 goes out: after it, a failure could only cut the body short.
+        await to_thread.run_sync(delivery.ensure_stored, ctx.stores, item)
+        return streamed_blob(ctx.stores.blobs, content, headers, scope)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        return _send_file(local, content.mime, headers, conditions, method)
     except FileNotFoundError:
         raise delivery.missing_blob(item) from None
+
+
+def _send_file(
+    path: str | Path,
+    content_type: str,
+    headers: dict[str, str],
+    conditions: _Conditions,
+    method: str,
+) -> Reply | Response:
+    """A local file: small ones read here and sent in one message, larger ones (and ranges)
+    by FileResponse. FileNotFoundError if the file is not there."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         stat = os.fstat(fd)
         if conditions.range is not None or (stat.st_size > INLINE_MAX and method == "GET"):
@@ -193,14 +237,15 @@ def _http_date(seconds: int) -> str:
 class _Conditions:
     """The request headers that decide between 304, 206 and 200, read in one pass."""
 
-    __slots__ = ("if_modified_since", "if_none_match", "range")
+    __slots__ = ("accept", "if_modified_since", "if_none_match", "range")
 
     def __init__(self, scope: Scope) -> None:
         self.if_none_match: str | None = None
         self.if_modified_since: str | None = None
         self.range: str | None = None
+        self.accept: str | None = None
         for key, value in scope.get("headers", []):
-            if len(key) in (13, 17, 5):  # the lengths of the three names below
+            if len(key) in (13, 17, 5, 6):  # the lengths of the four names below
                 name = bytes(key).lower()
                 if name == b"if-none-match":
                     self.if_none_match = bytes(value).decode("latin-1")
@@ -208,6 +253,8 @@ class _Conditions:
                     self.if_modified_since = bytes(value).decode("latin-1")
                 elif name == b"range":
                     self.range = bytes(value).decode("latin-1")
+                elif name == b"accept":
+                    self.accept = bytes(value).decode("latin-1")
 
     def not_modified(self, etag: str, last_modified: int) -> bool:
         """RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since otherwise."""
@@ -243,10 +290,10 @@ def _parse(prefix: str, scope: Scope) -> DeliveryRequest:
     if path.startswith(prefix + "/"):
         path = path[len(prefix) :]
     relative = path.lstrip("/")
-    thumbnail = False
+    parts: list[str] = []
     first, _, rest = relative.partition("/")
     if first.startswith("tr:"):
-        thumbnail = _is_thumbnail(first[3:])
+        parts.append(unquote(first[3:]))
         relative_file = rest
     else:
         relative_file = relative
@@ -254,26 +301,16 @@ def _parse(prefix: str, scope: Scope) -> DeliveryRequest:
     kept = [p for p in query.split("&") if p and p.split("=", 1)[0] not in SIGNATURE_PARAMS]
     params = dict(parse_qsl(query, keep_blank_values=True))
     if "tr" in params:
-        thumbnail = _is_thumbnail(params["tr"])
+        parts.append(params["tr"])  # parse_qsl has decoded it
+    text = ":".join(parts)
+    # An empty `tr` (`?tr=`, `tr:/`) asks for nothing: the plain URL's bytes.
+    transformation = text if text.replace(":", "").replace(",", "").strip() else None
     signed_part = relative + ("?" + "&".join(kept) if kept else "")
     file_path = "/" + unquote(relative_file)
     # Stored names never hold a NUL (and PostgreSQL cannot even compare one).
     if file_path == "/" or "\x00" in file_path or "\x00" in params.get("ik-obj-version", ""):
         raise NotFound("The requested file does not exist.")
-    return DeliveryRequest(file_path, signed_part, params, thumbnail)
-
-
-def _is_thumbnail(transformation: str) -> bool:
-    if transformation in THUMBNAIL_NAMES:
-        return True
-    raise InvalidTransformation()
-
-
-class InvalidTransformation(InvalidRequest):
-    message = (
-        "This server supports only the n-ik_ml_thumbnail transformation; "
-        "other transformations are not applied."
-    )
+    return DeliveryRequest(file_path, signed_part, params, transformation)
 
 
 class InvalidSignature(Unauthenticated):

@@ -24,8 +24,8 @@ Chain facts for the route: `chain.original` (orig-true: the stored bytes), `chai
 `chain.text` (the canonical form).
 
 Blob lifecycle: `engine.forget(digest)` when a blob is deleted; `engine.check(known_digests,
-repair)` for fsck. `engine.thumbnail(digest, opener, is_image)` and `engine.forget` match
-media/thumbnails.ThumbnailCache, which the engine can replace.
+repair)` for fsck. `engine.thumbnail(digest, opener, is_image)`: the `ik_ml_thumbnail`
+rendition's path and content type. The process's engine is `Stores.renditions`.
 
 Modules: params (parse, validate, canonical form), geometry (resize/crop/pad planning, pure),
 named (built-in and operator named transformations), formats (f-auto, encoders), pipeline

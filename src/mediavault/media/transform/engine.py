@@ -123,7 +123,7 @@ class TransformEngine:
         path, ext = found
         return Rendition(path, formats.CONTENT_TYPES[ext], etag, vary)
 
-    # The interface of media/thumbnails.ThumbnailCache, so that the engine can replace it.
+    # Blob lifecycle and the thumbnail shortcut.
 
     def thumbnail(
         self, digest: str, source: Callable[[], BinaryIO], is_image: bool

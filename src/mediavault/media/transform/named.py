@@ -4,7 +4,7 @@ Built in: `ik_ml_thumbnail` (the `thumbnail` URL of every File object) and its o
 `media_library_thumbnail`: the image scaled to fit MEDIAVAULT_THUMBNAIL_SIZE on its longest side,
 never enlarged, as JPEG (PNG when it has transparency) at quality 80, whatever the Accept header
 says, and a placeholder picture for files that are not images. This is what
-media/thumbnails.py produced before the engine existed.
+the former thumbnail cache produced before the engine existed.
 
 The operator's: MEDIAVAULT_NAMED_TRANSFORMATIONS_FILE names a JSON object of names to
 transformation strings, `{"banner": "w-1200,h-400,fo-auto", "square": "w-300,h-300:r-max"}`.
