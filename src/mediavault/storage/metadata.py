@@ -13,6 +13,7 @@ does after it, answering its request included, follows a durable commit.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,13 +111,13 @@ class Transaction(
     # -- files ---------------------------------------------------------------------------------
 
     def get_file(self, file_id: str, *, lock: bool = False) -> File | None:
-        query = sa.select(files).where(files.c.id == file_id)
-        row = self._db.execute(query.with_for_update() if lock else query).first()
+        query = _FILE_LOCKED if lock else _FILE
+        row = self._db.execute(query, {"b_id": file_id}).first()
         return file_from(row._mapping) if row else None
 
     def get_file_by_path(self, file_path: str, *, lock: bool = False) -> File | None:
-        query = sa.select(files).where(files.c.file_path == file_path)
-        row = self._db.execute(query.with_for_update() if lock else query).first()
+        query = _FILE_BY_PATH_LOCKED if lock else _FILE_BY_PATH
+        row = self._db.execute(query, {"b_file_path": file_path}).first()
         return file_from(row._mapping) if row else None
 
     def existing_file_ids(self, file_ids: Iterable[str]) -> set[str]:
@@ -125,19 +126,21 @@ class Transaction(
 
     def insert_file(self, file: File) -> None:
         self._db.execute(
-            sa.insert(files).values(
-                id=file.id,
-                name=file.name,
-                folder_path=file.folder_path,
-                file_path=file.file_path,
-                last_version_number=file.last_version_number,
-                created_at=file.created_at,
-                updated_at=file.updated_at,
-            )
+            _INSERT_FILE,
+            {
+                "id": file.id,
+                "name": file.name,
+                "folder_path": file.folder_path,
+                "file_path": file.file_path,
+                "last_version_number": file.last_version_number,
+                "created_at": file.created_at,
+                "updated_at": file.updated_at,
+            },
         )
 
     def update_file(self, file_id: str, **values: Any) -> None:
-        self._db.execute(sa.update(files).where(files.c.id == file_id).values(**values))
+        parameters = {f"b_{name}": value for name, value in values.items()}
+        self._db.execute(_update_file(tuple(values)), {"b_id": file_id, **parameters})
 
     def move_file(self, file_id: str, name: str, folder_path: str, now: int) -> None:
         self._db.execute(
@@ -170,8 +173,7 @@ class Transaction(
         return [version_from(row._mapping) for row in self._db.execute(query)]
 
     def count_versions(self, file_id: str) -> int:
-        query = sa.select(sa.func.count()).where(versions.c.file_id == file_id)
-        return int(self._db.scalar(query) or 0)
+        return int(self._db.scalar(_COUNT_VERSIONS, {"b_file_id": file_id}) or 0)
 
     def get_version(self, file_id: str, version_id: str) -> Version | None:
         query = sa.select(versions).where(
@@ -181,8 +183,7 @@ class Transaction(
         return version_from(row._mapping) if row else None
 
     def get_current_version(self, file_id: str) -> Version | None:
-        query = sa.select(versions).where(versions.c.file_id == file_id, versions.c.is_current)
-        row = self._db.execute(query).first()
+        row = self._db.execute(_CURRENT_VERSION, {"b_file_id": file_id}).first()
         return version_from(row._mapping) if row else None
 
     def get_version_by_token(self, file_id: str, token: str) -> Version | None:
@@ -193,25 +194,26 @@ class Transaction(
     def insert_version(self, version: Version) -> None:
         content, meta = version.content, version.metadata
         self._db.execute(
-            sa.insert(versions).values(
-                id=version.id,
-                file_id=version.file_id,
-                number=version.number,
-                blob_digest=content.digest,
-                size=content.size,
-                mime=content.mime,
-                file_type=content.file_type,
-                width=content.width,
-                height=content.height,
-                has_alpha=content.has_alpha,
+            _INSERT_VERSION,
+            {
+                "id": version.id,
+                "file_id": version.file_id,
+                "number": version.number,
+                "blob_digest": content.digest,
+                "size": content.size,
+                "mime": content.mime,
+                "file_type": content.file_type,
+                "width": content.width,
+                "height": content.height,
+                "has_alpha": content.has_alpha,
                 **_metadata_columns(meta),
-                token=version.token,
-                is_current=version.is_current,
-                created_at=version.created_at,
-                updated_at=version.updated_at,
-            )
+                "token": version.token,
+                "is_current": version.is_current,
+                "created_at": version.created_at,
+                "updated_at": version.updated_at,
+            },
         )
-        self._set_tags(version.id, meta)
+        self._set_tags(version.id, meta, new=True)
 
     def update_version_metadata(
         self, version_id: str, metadata: VersionMetadata, updated_at: int
@@ -223,13 +225,14 @@ class Transaction(
         )
         self._set_tags(version_id, metadata)
 
-    def _set_tags(self, version_id: str, metadata: VersionMetadata) -> None:
-        self._db.execute(sa.delete(version_tags).where(version_tags.c.version_id == version_id))
+    def _set_tags(self, version_id: str, metadata: VersionMetadata, *, new: bool = False) -> None:
+        if not new:  # a version inserted in this transaction has no tag rows yet
+            self._db.execute(_DELETE_TAGS, {"b_version_id": version_id})
         rows = [{"version_id": version_id, "source": "user", "tag": t} for t in metadata.tags or []]
         ai_names = {t["name"] for t in metadata.ai_tags or [] if isinstance(t.get("name"), str)}
         rows += [{"version_id": version_id, "source": "ai", "tag": t} for t in sorted(ai_names)]
         if rows:
-            self._db.execute(sa.insert(version_tags), rows)
+            self._db.execute(_INSERT_TAGS, rows)
 
     def set_version_published(
         self, version_id: str, is_published: bool, token: str, updated_at: int
@@ -242,11 +245,7 @@ class Transaction(
 
     def demote_current_version(self, file_id: str, updated_at: int) -> None:
         # Runs before the promotion, so the one-current-per-file index never sees two.
-        self._db.execute(
-            sa.update(versions)
-            .where(versions.c.file_id == file_id, versions.c.is_current)
-            .values(is_current=False, updated_at=updated_at)
-        )
+        self._db.execute(_DEMOTE_CURRENT, {"b_file_id": file_id, "b_updated_at": updated_at})
 
     def promote_version(self, version_id: str, updated_at: int) -> None:
         self._db.execute(
@@ -267,6 +266,39 @@ class Transaction(
 
     def delete_version(self, version_id: str) -> None:
         self._db.execute(sa.delete(versions).where(versions.c.id == version_id))
+
+
+# Statements of the write paths, built once: building one (and its cache key) costs about three
+# times what running it does (bench/profile_writes.py). Parameters are named b_* where a column
+# of the same name is set by the statement.
+_FILE = sa.select(files).where(files.c.id == sa.bindparam("b_id"))
+_FILE_LOCKED = _FILE.with_for_update()
+_FILE_BY_PATH = sa.select(files).where(files.c.file_path == sa.bindparam("b_file_path"))
+_FILE_BY_PATH_LOCKED = _FILE_BY_PATH.with_for_update()
+_INSERT_FILE = sa.insert(files)
+_COUNT_VERSIONS = sa.select(sa.func.count()).where(versions.c.file_id == sa.bindparam("b_file_id"))
+_CURRENT_VERSION = sa.select(versions).where(
+    versions.c.file_id == sa.bindparam("b_file_id"), versions.c.is_current
+)
+_INSERT_VERSION = sa.insert(versions)
+_DELETE_TAGS = sa.delete(version_tags).where(
+    version_tags.c.version_id == sa.bindparam("b_version_id")
+)
+_INSERT_TAGS = sa.insert(version_tags)
+_DEMOTE_CURRENT = (
+    sa.update(versions)
+    .where(versions.c.file_id == sa.bindparam("b_file_id"), versions.c.is_current)
+    .values(is_current=False, updated_at=sa.bindparam("b_updated_at"))
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_file(columns: tuple[str, ...]) -> sa.Update:
+    return (
+        sa.update(files)
+        .where(files.c.id == sa.bindparam("b_id"))
+        .values({name: sa.bindparam(f"b_{name}") for name in columns})
+    )
 
 
 def _metadata_columns(meta: VersionMetadata) -> dict[str, Any]:
