@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import msgspec
 from msgspec import Struct
 
-from mediavault.domain.models import FileVersion, Folder, JsonObject
+from mediavault.domain.models import File, FileVersion, Folder, JsonObject
 from mediavault.domain.times import iso
+from mediavault.storage.lookups import LISTED_COLUMNS, VersionList
 from mediavault.urls import UrlBuilder
 
 _CAMEL = {
@@ -81,32 +83,74 @@ def file_struct(item: FileVersion, urls: UrlBuilder) -> FileObject:
     """A version as the File object, ready for a msgspec encoder."""
     file, version = item.file, item.version
     content, meta = version.content, version.metadata
-    url, thumbnail = urls.url_and_thumbnail(item)
+    return _file_object(
+        file, file.file_path, urls.base(file.file_path),
+        version.id, version.number, content.size, content.mime, content.file_type,
+        content.width, content.height, content.has_alpha, meta.tags, meta.ai_tags,
+        meta.custom_metadata, meta.custom_coordinates, meta.description, meta.is_private_file,
+        meta.is_published, version.token, version.is_current, version.created_at,
+        version.updated_at,
+    )  # fmt: skip
+
+
+def version_list(found: VersionList, urls: UrlBuilder) -> list[FileObject]:
+    """A file's versions as File objects, from the rows of Lookups.version_list: the same
+    objects as file_struct of each version's record, without building the records."""
+    file = found.file
+    path = file.file_path
+    base = urls.base(path)
+    return [_file_object(file, path, base, *row[:_LISTED]) for row in found.rows]
+
+
+_LISTED = len(LISTED_COLUMNS)
+
+
+def _file_object(
+    file: File, file_path: str, base: str,
+    version_id: str, number: int, size: int, mime: str, file_type: str,
+    width: int | None, height: int | None, has_alpha: bool | None,
+    tags: list[str] | None, ai_tags: list[JsonObject] | None,
+    custom_metadata: JsonObject | None, custom_coordinates: str | None,
+    description: str | None, is_private_file: bool, is_published: bool,
+    token: str, is_current: bool, created_at: int, updated_at: int,
+) -> FileObject:  # fmt: skip
+    """The one place that says what each field of the File object holds. Its parameters after
+    `base` are a version's LISTED_COLUMNS, in their order (checked below)."""
+    if is_current:
+        # As FileVersion's: the current record carries the asset's birth and last change.
+        created_at, updated_at = file.created_at, file.updated_at
+    url, thumbnail = UrlBuilder.version_urls(base, is_current, token, updated_at)
     return FileObject(
-        "file" if version.is_current else "file-version",  # type
+        "file" if is_current else "file-version",  # type
         file.name,  # name
-        iso(item.created_at),  # created_at
-        iso(item.updated_at),  # updated_at
+        iso(created_at),  # created_at
+        iso(updated_at),  # updated_at
         file.id,  # file_id
-        meta.tags,  # tags
-        meta.ai_tags,  # ai_tags
-        VersionInfo(version.id, version.name),  # version_info
+        tags,  # tags
+        ai_tags,  # ai_tags
+        VersionInfo(version_id, f"Version {number}"),  # version_info
         None,  # embedded_metadata
-        meta.is_published,  # is_published
-        meta.custom_coordinates,  # custom_coordinates
-        meta.custom_metadata or {},  # custom_metadata
-        meta.is_private_file,  # is_private_file
+        is_published,  # is_published
+        custom_coordinates,  # custom_coordinates
+        custom_metadata or {},  # custom_metadata
+        is_private_file,  # is_private_file
         url,  # url
         thumbnail,  # thumbnail
-        content.file_type,  # file_type
-        file.file_path,  # file_path
-        content.size,  # size
-        content.mime,  # mime
-        content.height,  # height
-        content.width,  # width
-        content.has_alpha,  # has_alpha
-        meta.description,  # description
+        file_type,  # file_type
+        file_path,  # file_path
+        size,  # size
+        mime,  # mime
+        height,  # height
+        width,  # width
+        has_alpha,  # has_alpha
+        description,  # description
     )
+
+
+_PARAMETERS = tuple(inspect.signature(_file_object).parameters)[3:]
+_COLUMNS = tuple("version_id" if name == "id" else name for name in LISTED_COLUMNS)
+if _PARAMETERS != _COLUMNS:
+    raise TypeError(f"_file_object's parameters {_PARAMETERS} are not LISTED_COLUMNS")
 
 
 def file_object(item: FileVersion, urls: UrlBuilder) -> dict[str, Any]:

@@ -24,28 +24,33 @@ class UrlBuilder:
         self.endpoint = url_endpoint.rstrip("/")
 
     def url(self, item: FileVersion) -> str:
-        return f"{self._base(item)}{self._query(item)}"
-
-    def url_and_thumbnail(self, item: FileVersion) -> tuple[str, str]:
-        """Both at once: the thumbnail's URL is the version's with the transformation added."""
-        url = self.endpoint + quoted_path(item.file.file_path) + self._query(item)
-        return url, url + _THUMBNAIL_QUERY
+        return self.url_and_thumbnail(item)[0]
 
     def thumbnail(self, item: FileVersion) -> str:
-        return f"{self._base(item)}{self._query(item)}&tr={THUMBNAIL_TRANSFORMATION}"
+        return self.url_and_thumbnail(item)[1]
+
+    def url_and_thumbnail(self, item: FileVersion) -> tuple[str, str]:
+        version = item.version
+        return self.version_urls(
+            self.base(item.file.file_path), version.is_current, version.token, item.updated_at
+        )
+
+    @staticmethod
+    def version_urls(base: str, is_current: bool, token: str, updated_at: int) -> tuple[str, str]:
+        """A version's URL and its thumbnail's, from its file's base URL (`base`)."""
+        # The current version never carries ik-obj-version; updatedAt only busts caches.
+        if is_current:
+            url = f"{base}?updatedAt={updated_at}"
+        else:
+            url = f"{base}?ik-obj-version={token}&updatedAt={updated_at}"
+        return url, url + _THUMBNAIL_QUERY
+
+    def base(self, file_path: str) -> str:
+        """The URL of a file's path, without a query."""
+        return self.endpoint + quoted_path(file_path)
 
     def plain_url(self, item: FileVersion) -> str:
-        return self._base(item)
+        return self.base(item.file.file_path)
 
     def path_thumbnail(self, item: FileVersion) -> str:
         return f"{self.endpoint}/tr:{THUMBNAIL_TRANSFORMATION}{quoted_path(item.file.file_path)}"
-
-    def _base(self, item: FileVersion) -> str:
-        return self.endpoint + quoted_path(item.file.file_path)
-
-    @staticmethod
-    def _query(item: FileVersion) -> str:
-        # The current version never carries ik-obj-version; updatedAt only busts caches.
-        if item.version.is_current:
-            return f"?updatedAt={item.updated_at}"
-        return f"?ik-obj-version={item.version.token}&updatedAt={item.updated_at}"

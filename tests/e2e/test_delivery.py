@@ -119,8 +119,11 @@ def test_small_large_and_text_bodies(client: ImageKit, folder: str, server: Serv
     assert text.headers["content-type"] == "text/plain; charset=utf-8"
     assert text.content == b"words\n"
     several = httpx.get(f"{server.url_endpoint}{folder}/t.txt", headers={"Range": "bytes=0-1,3-4"})
-    assert several.status_code == 206
-    assert several.headers["content-type"].startswith("multipart/byteranges; boundary=")
+    if os.environ.get("MEDIAVAULT_TEST_BLOB_URL"):  # an object store sends the whole body
+        assert several.status_code == 200 and several.content == b"words\n"
+    else:
+        assert several.status_code == 206
+        assert several.headers["content-type"].startswith("multipart/byteranges; boundary=")
 
 
 def test_a_restored_version_moves_to_the_plain_url(

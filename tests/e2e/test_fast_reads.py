@@ -138,6 +138,9 @@ def _summary(record: LogRecord) -> tuple[str, str, str, str]:
 # --- delivery: every request under the prefix is answered in front of Litestar -----------------
 
 IGNORED_HEADERS = {"date", "server", "x-ik-requestid"}
+# Several ranges: multipart/byteranges from local disk (Starlette's FileResponse), the whole
+# body from an object store (api/ranges.py); HTTP allows either.
+SEVERAL_RANGES = 200 if os.environ.get("MEDIAVAULT_TEST_BLOB_URL") else 206
 
 
 def test_delivery_in_front_of_litestar_answers_as_the_litestar_mount(
@@ -182,7 +185,7 @@ def test_delivery_in_front_of_litestar_answers_as_the_litestar_mount(
         ("GET", plain, {"If-Modified-Since": "not a date"}, 200),
         ("GET", plain, {"Range": "bytes=10-19"}, 206),
         ("GET", plain, {"Range": "bytes=-5"}, 206),
-        ("GET", plain, {"Range": "bytes=0-1,4-5"}, 206),
+        ("GET", plain, {"Range": "bytes=0-1,4-5"}, SEVERAL_RANGES),
         ("GET", plain, {"Range": "bytes=99999999-"}, 416),
         ("GET", plain, {"Range": "bytes=5-19", "If-Range": '"other"'}, 200),
         ("GET", plain, {"Range": "bytes=5-19", "If-Range": etag}, 206),

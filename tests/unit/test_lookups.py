@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from mediavault.config import Settings
 from mediavault.domain.models import ContentInfo, File, FileVersion, Version, VersionMetadata
+from mediavault.serializers import file_struct, version_list
 from mediavault.services.stores import Stores
 from mediavault.storage.database import migrate
 from mediavault.storage.lookups import (
@@ -20,6 +22,7 @@ from mediavault.storage.lookups import (
     Lookups,
     through_connection,
 )
+from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores
 from tests.backends import backend_env
 
@@ -130,3 +133,21 @@ def test_every_lookup_searches_an_index_and_sorts_nothing(stores: Stores) -> Non
         compiled = str(statement.compile(dialect=dialect))
         plan = connection.execute(f"EXPLAIN QUERY PLAN {compiled}", ["x"]).fetchall()
         assert any("uq_versions_one_current_per_file" in row[3] for row in plan), plan
+
+
+def test_the_version_list_from_rows_says_what_the_records_say(stores: Stores) -> None:
+    """The version list is serialized from rows (fast path) and from records (Litestar's
+    route, webhooks): both must give the same File objects, in the same order."""
+    urls = UrlBuilder("http://h:1/media")
+    for lookups in both_runners(stores):
+        found = lookups.version_list(FILE.id)
+        assert found is not None and found.file == FILE
+        from_rows = msgspec.json.encode(version_list(found, urls))
+        from_records = msgspec.json.encode(
+            [file_struct(i, urls) for i in lookups.versions(FILE.id)]
+        )
+        assert from_rows == from_records
+        assert [v["versionInfo"]["name"] for v in json.loads(from_rows)] == [
+            "Version 2", "Version 4", "Version 3", "Version 1",
+        ]  # fmt: skip
+        assert lookups.version_list("9" * 24) is None

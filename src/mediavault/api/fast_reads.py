@@ -4,7 +4,8 @@ Profiled on GET version details, Litestar's per-request pipeline (routing, a cop
 handler per guard, signature parsing, response objects) cost more than the lookup and the
 serializer together; on two cores it held the route at a quarter of a bare ASGI app. So the
 plain case is answered here, with the same service calls and the same serializer (its msgspec
-Struct, encoded without the dict that Litestar's routes get from it): a GET of the
+Struct, encoded without the dict that Litestar's routes get from it; the version list from
+rows rather than records, see storage.lookups.VersionList): a GET of the
 exact path, with no query string, and a key that authenticates. Everything else (no key or a
 wrong one, a query string, another method) goes on to the Litestar routes, which own request
 validation; so both paths answer alike, and the OpenAPI document keeps describing these routes.
@@ -30,8 +31,12 @@ from mediavault.api.auth import is_private_key, private_key_of
 from mediavault.api.context import AppContext, run_lookup
 from mediavault.api.errors import answer_for
 from mediavault.api.routes import delivery
-from mediavault.serializers import file_struct
+from mediavault.errors import AssetNotFound
+from mediavault.serializers import file_struct, version_list
 from mediavault.services import files, versions
+from mediavault.services.files import checked_file_id
+from mediavault.services.stores import Stores
+from mediavault.storage.lookups import VersionList
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _KNOWN_KEYS_MAX = 64
@@ -46,9 +51,18 @@ async def _version(ctx: AppContext, match: re.Match[str]) -> Any:
 
 
 async def _versions(ctx: AppContext, match: re.Match[str]) -> Any:
-    items = await run_lookup(ctx, versions.list_versions, ctx.stores, match[1])
-    urls = ctx.urls
-    return [file_struct(item, urls) for item in items]
+    found = await run_lookup(ctx, _version_list, ctx.stores, match[1])
+    return version_list(found, ctx.urls)
+
+
+def _version_list(stores: Stores, file_id: str) -> VersionList:
+    """services.versions.list_versions, as rows: the same checks and errors."""
+    file_id = checked_file_id(file_id)
+    with stores.meta.lookups() as lookups:
+        found = lookups.version_list(file_id)
+    if found is None:
+        raise AssetNotFound()
+    return found
 
 
 async def _details(ctx: AppContext, match: re.Match[str]) -> Any:
