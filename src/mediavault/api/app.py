@@ -30,7 +30,6 @@ from mediavault.api.routes import (
 )
 from mediavault.config import Settings
 from mediavault.services.collector import Collector
-from mediavault.services.webhook_sender import WebhookSender
 from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores, read_private_key
 
@@ -53,11 +52,16 @@ def create_app(settings: Settings) -> ASGIApp:
     async def deliver(scope: Scope, receive: Receive, send: Send) -> None:
         await delivery.serve(ctx, scope, receive, send)
 
-    sender = WebhookSender(stores.meta, settings.webhook_secret, settings.webhook_retry_hours)
     background: list[asyncio.Task[None]] = []
 
     async def start_background() -> None:
         if stores.events.enabled:
+            # Imported only where webhooks are configured: the sender brings httpx along.
+            from mediavault.services.webhook_sender import WebhookSender
+
+            sender = WebhookSender(
+                stores.meta, settings.webhook_secret, settings.webhook_retry_hours
+            )
             background.append(asyncio.create_task(sender.run()))
         collector = Collector(stores, settings.collect_interval_seconds)
         background.append(asyncio.create_task(collector.run()))
