@@ -9,6 +9,7 @@ the server.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from imagekitio import ImageKit
+from PIL import Image
 
 from tests.server_log import LogCursor
 from tests.support import TEST_KEY, ServerProcess, check_invariants
@@ -346,6 +348,82 @@ def test_delivery_never_serves_anything_outside_the_library(
     assert b"root:" not in body
     error = json.loads(body)
     assert error["help"] == HELP and error["message"]
+
+
+# Hostile `tr` values on a real image, sent raw in the path segment and in the query. Each
+# must be answered (a 400 with a clean ik-error header, or a 200 when it is a valid request),
+# never a 5xx, never a header the client wrote, never anything outside the data folder.
+HOSTILE_TRANSFORMATIONS = [
+    "w-100%0d%0aSet-Cookie:%20evil=1",
+    "%0d%0aX-Evil:%201",
+    "foo-%0d%0a",
+    "w-%ff%fe",
+    "w-%C3%A9",
+    "w-100%00",
+    "w-" + "9" * 5000,
+    ":" * 5000,
+    ",".join(["w-1"] * 600),
+    ":".join(["rt-90"] * 17),
+    "w-1e308",
+    "w-nan",
+    "w-inf",
+    "w--5",
+    "w-0.0000001",
+    "rt-360000000000000000000",
+    "bg-..%2f..%2fetc%2fpasswd",
+    "n-..%2f..%2fetc%2fpasswd",
+    "n-__proto__",
+    "f-..%2f..%2fx",
+    "l-image,i-%2fetc%2fpasswd,l-end",
+    "w-65535,h-65535",
+    "w-16383,dpr-5",
+    "b-100000_FF0000",
+    "bl-100000",
+    "r-99999999",
+    "t-100000",
+    "w-20,h-20,cm-extract,x-99999999,y-99999999",
+    "w-20,h-20,cm-pad_extract,xc--99999999",
+    "orig-true,foo-1",
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_image(server: ServerProcess) -> str:
+    client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(image, "JPEG")
+    client.files.upload(
+        file=image.getvalue(), file_name="img.jpg", folder="/hostile", use_unique_file_name=False
+    )
+    return "/media/hostile/img.jpg"
+
+
+@pytest.mark.parametrize("position", ["path", "query"])
+@pytest.mark.parametrize("tr", HOSTILE_TRANSFORMATIONS)
+def test_hostile_transformations_are_answered_cleanly(
+    server: ServerProcess, hostile_image: str, tr: str, position: str
+) -> None:
+    if position == "path":
+        target = hostile_image.replace("/media/", f"/media/tr:{tr}/", 1)
+    else:
+        target = f"{hostile_image}?tr={tr}"
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request("GET", target)
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status in (200, 400), (response.status, body[:200])
+    names = {name.lower() for name, _ in response.getheaders()}
+    assert "set-cookie" not in names and "x-evil" not in names
+    assert b"root:" not in body
+    if response.status == 400:
+        error = json.loads(body)
+        assert error == {"message": "Bad Image Transformation Request", "help": HELP}
+        ik_error = response.getheader("ik-error") or ""
+        assert ik_error.startswith(("EINVALID - ", "ELIMIT - "))
+        assert all(" " <= c <= "~" for c in ik_error), ik_error
+    else:
+        Image.open(io.BytesIO(body)).verify()
 
 
 # --- multipart ----------------------------------------------------------------------------
