@@ -43,17 +43,23 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     process.stop()
 
 
-def test_fast_reads_match_the_litestar_routes(server: ServerProcess) -> None:
+def test_fast_reads_match_the_litestar_routes(
+    server: ServerProcess, make_image: Callable[..., bytes]
+) -> None:
     client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
     first = client.files.upload(
         file=b"one", file_name="f.txt", tags=["a"], use_unique_file_name=False
     )
     client.files.upload(file=b"two", file_name="f.txt", use_unique_file_name=False)
     assert first.file_id and first.version_info and first.version_info.id
+    rich = _a_file_with_every_field(client, make_image)
     paths = [
         f"/v1/files/{first.file_id}/details",
         f"/v1/files/{first.file_id}/versions",
         f"/v1/files/{first.file_id}/versions/{first.version_info.id}",
+        f"/v1/files/{rich}/details",
+        f"/v1/files/{rich}/versions",
+        *(f"/v1/files/{rich}/versions/{v.version_info.id}" for v in _versions(client, rich)),
         # Errors fall through to Litestar on both sides.
         f"/v1/files/{UNKNOWN_ID}/details",
         f"/v1/files/{first.file_id}/versions/{UNKNOWN_ID}",
@@ -67,6 +73,48 @@ def test_fast_reads_match_the_litestar_routes(server: ServerProcess) -> None:
                 assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), path
                 assert fast.headers["content-type"] == slow.headers["content-type"]
                 assert fast.headers["x-ik-requestid"]
+    listed = httpx.get(f"{server.base_url}/v1/files/{rich}/versions", auth=(TEST_KEY, "")).json()
+    assert [(v["isPublished"], v["isPrivateFile"], v.get("hasAlpha")) for v in listed] == [
+        (True, True, True), (False, False, False), (True, False, None),
+    ]  # fmt: skip
+    assert listed[0]["customMetadata"] == {"price": 3.5} and listed[0]["tags"] == ["after"]
+
+
+def _a_file_with_every_field(client: ImageKit, make_image: Callable[..., bytes]) -> str:
+    """Versions that differ in every field the File object shows; the current one is restored
+    from an older one, so it is not the newest number (the list still shows it first)."""
+    client.custom_metadata_fields.create(name="price", label="price", schema={"type": "Number"})
+    first = client.files.upload(
+        file=make_image(30, 20, "PNG", (1, 2, 3, 4)),
+        file_name="rich b.png",
+        folder="/a folder",
+        use_unique_file_name=False,
+        tags=["t1", "t2"],
+        custom_metadata={"price": 3.5},
+        description='a "quoted" description',
+        custom_coordinates="1,2,3,4",
+        is_private_file=True,
+    )
+    client.files.upload(
+        file=b"plain text", file_name="rich b.png", folder="/a folder", use_unique_file_name=False
+    )
+    client.files.upload(
+        file=make_image(8, 8),
+        file_name="rich b.png",
+        folder="/a folder",
+        use_unique_file_name=False,
+    )
+    assert first.file_id and first.version_info and first.version_info.id
+    client.files.update(first.file_id, publish={"is_published": False})
+    client.files.versions.restore(first.version_info.id, file_id=first.file_id)
+    client.files.update(first.file_id, tags=["after"], description="changed")
+    names = [v.version_info.name for v in _versions(client, first.file_id) if v.version_info]
+    assert names == ["Version 1", "Version 3", "Version 2"]
+    return first.file_id
+
+
+def _versions(client: ImageKit, file_id: str) -> list[Any]:
+    return list(client.files.versions.list(file_id))
 
 
 def test_a_query_string_or_another_method_takes_the_full_route(server: ServerProcess) -> None:
