@@ -23,6 +23,7 @@ from mediavault.domain.models import FileVersion, Folder
 from mediavault.storage import search_plan
 from mediavault.storage.database import create_engine, migrate
 from mediavault.storage.metadata import MetadataStore
+from mediavault.storage.search_sql import compare, compare_integer
 from mediavault.storage.tables import blobs, files, folders, version_tags, versions
 from tests.backends import backend_env
 
@@ -122,6 +123,10 @@ QUERIES = [
     {"searchQuery": 'tags IN ["green", "cat"]'},
     {"searchQuery": 'tags NOT IN ["red", "blue"]'},
     {"searchQuery": "width > 300"},
+    {"searchQuery": "width > 299.5 OR height <= 10.5"},
+    {"searchQuery": "height = 10.5 OR width >= 4000.0"},
+    {"searchQuery": "width NOT = 300 AND width < 99999999999999999999"},
+    {"searchQuery": "width > -99999999999999999999 AND height != 200"},
     {"searchQuery": 'width >= 300 AND format = "png"'},
     {"searchQuery": 'format IN ["jpg", "txt"]'},
     {"searchQuery": 'size > "2kb"'},
@@ -204,3 +209,23 @@ def test_the_choice_follows_the_counts(store: MetadataStore) -> None:
         assert chosen("width > 300", sort="DESC_WIDTH", limit="5") == "plain"  # NULL widths
         # Everything fits under the limit: reading what matches and sorting it is cheapest.
         assert chosen('size > "1kb" OR width > 10', limit="1000") == "filter"
+
+
+@pytest.mark.parametrize("op", ["=", ">", ">=", "<", "<="])
+def test_integer_comparisons_match_the_float_ones(store: MetadataStore, op: str) -> None:
+    """width and height compare with an integer (PostgreSQL can then use their indexes):
+    the same versions as comparing with the number as written, NOT and NULL included."""
+    width = versions.c.width
+    with store.read() as tx:
+        for value in [-1e30, -5.0, 9.5, 10.0, 10.5, 299.9, 300.0, 300.1, 3999.5, 4000.0, 1e30]:
+            for negated in (False, True):
+                as_float = compare(width, op, (value,))
+                as_integer = compare_integer(width, op, value)
+                if negated:
+                    as_float = sa.not_(sa.func.coalesce(as_float, sa.false()))
+                    as_integer = sa.not_(sa.func.coalesce(as_integer, sa.false()))
+                rows = [
+                    set(tx._db.scalars(sa.select(versions.c.id).where(condition)))
+                    for condition in (as_float, as_integer)
+                ]
+                assert rows[0] == rows[1], (op, value, negated)

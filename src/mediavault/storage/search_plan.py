@@ -41,6 +41,7 @@ from mediavault.storage.search_sql import (
     PATH,
     VersionFields,
     compare,
+    compare_integer,
     mimes_of_formats,
 )
 from mediavault.storage.tables import files, version_tags, versions
@@ -255,6 +256,8 @@ def _count_source(c: Condition, cap: int) -> sa.Select[Any] | None:
 def _indexed_condition(c: Condition) -> Any:
     if c.field == "format":
         return versions.c.mime.in_(mimes_of_formats(c.values))
+    if c.field in ("width", "height"):
+        return compare_integer(versions.c[c.field], c.op, float(c.values[0]))
     column = _FILES_FIELDS.get(c.field, _VERSIONS_FIELDS.get(c.field))
     return compare(column, "=" if c.field == PATH else c.op, c.values)
 

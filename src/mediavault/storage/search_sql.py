@@ -9,6 +9,7 @@ the plain column. Both ways match exactly the same rows.
 
 from __future__ import annotations
 
+import math
 import mimetypes
 from collections.abc import Callable
 from typing import Any
@@ -92,6 +93,32 @@ def compare(column: Any, op: str, values: tuple[Any, ...]) -> Any:
     return operations[op](column, value)
 
 
+# The columns' range: INTEGER, 32 bits on PostgreSQL (SQLite stores what the prober gives).
+_INTEGER_MAX = 2**31 - 1
+_INTEGER_MIN = -(2**31)
+
+
+def compare_integer(column: Any, op: str, value: float) -> Any:
+    """`column op value` for an integer column, with an integer on the right: the same rows
+    (for whole numbers x: x > 2.5 is x > 2, x >= 2.5 is x >= 3, x = 2.5 never), and
+    PostgreSQL then compares in the column's own type and can use its index, where
+    `integer > double precision` casts every row. Beyond the column's range a comparison is
+    true for every value or for none (a missing value matches neither way, as before)."""
+    if value > _INTEGER_MAX or value < _INTEGER_MIN:
+        above = value > _INTEGER_MAX
+        everything = op in ("<", "<=") if above else op in (">", ">=")
+        return column.is_not(None) if everything else sa.false()
+    if op == "=":
+        return column == int(value) if value.is_integer() else sa.false()
+    bound = {
+        ">": math.floor(value),
+        ">=": math.ceil(value),
+        "<": math.ceil(value),
+        "<=": math.floor(value),
+    }[op]
+    return compare(column, op, (bound,))
+
+
 def has_any_tag(tags: tuple[str, ...], version_id: Any = versions.c.id) -> Any:
     # Uncorrelated, so the database reads the tag index once instead of probing every row.
     tagged = sa.select(version_tags.c.version_id).where(version_tags.c.tag.in_(tags))
@@ -150,8 +177,10 @@ class VersionFields(Fields):
             return compare(col(self.created), op, values)
         if field == "updatedAt":
             return compare(col(self.updated), op, values)
-        if field in ("size", "width", "height"):
-            return compare(col(versions.c[field]), op, values)
+        if field == "size":
+            return compare(col(versions.c.size), op, values)
+        if field in ("width", "height"):
+            return compare_integer(col(versions.c[field]), op, float(values[0]))
         if field == "format":
             return col(versions.c.mime).in_(mimes_of_formats(values))
         if field in ("private", "published", "transparency"):
