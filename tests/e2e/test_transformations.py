@@ -354,3 +354,30 @@ def test_the_pixel_limit_is_a_400_with_elimit(
     # The thumbnail is never refused: too large a picture gets the placeholder.
     thumb = httpx.get(url(tclient, tserver, f"{folder}/big.jpg", [{"named": "ik_ml_thumbnail"}]))
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
+
+
+def test_fsck_checks_the_rendition_cache_and_repair_cleans_it(tmp_path: Path) -> None:
+    server = ServerProcess(data=tmp_path / "data", port=free_port()).start()
+    client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+    try:
+        upload(client, quadrants(), "/f", "f.jpg")
+        kept = decode(httpx.get(url(client, server, "/f/f.jpg", [{"width": 50}])))
+        assert kept.size == (50, 40)
+    finally:
+        server.stop()
+    data = ["--data", str(server.data)]
+    assert server.cli_result("fsck", *data).returncode == 0
+    cache = server.data / "cache" / "renditions"
+    gone = "ab" + "0" * 62  # a blob that does not exist
+    (cache / "ab" / gone).mkdir(parents=True)
+    (cache / "ab" / gone / ("1" * 32 + ".jpg")).write_bytes(b"a rendition of a deleted blob")
+    (cache / "stray.txt").write_text("not a rendition")
+    found = server.cli_result("fsck", *data)
+    assert found.returncode == 1
+    assert f"problem: renditions of a deleted blob: {gone}" in found.stdout
+    assert "problem: unknown file in the rendition cache" in found.stdout
+    repaired = server.cli_result("fsck", "--repair", *data)
+    assert repaired.returncode == 0, repaired.stdout
+    assert not (cache / "ab" / gone).exists() and not (cache / "stray.txt").exists()
+    assert server.cli_result("fsck", *data).returncode == 0
+    assert [p for p in cache.rglob("*.jpg")]  # the real rendition is kept

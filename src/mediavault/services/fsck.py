@@ -90,9 +90,10 @@ def _check(stores: Stores, verify_hashes: bool, repair: bool = False) -> FsckRep
     # The rendition cache: renditions of blobs that are gone, unknown files, crash leftovers.
     # Blobs being uploaded or deleted count as known (their deletion forgets their renditions).
     known = referenced | unfinished_digests
-    cache = stores.renditions.check(known_digests=known, repair=repair)
+    if repair:  # remove the garbage, then report what remains, as for the library
+        report.repaired += stores.renditions.check(known_digests=known, repair=True).repaired
+    cache = stores.renditions.check(known_digests=known)
     report.problems += cache.problems
-    report.repaired += cache.repaired
     report.notes += cache.notes
     return report
 
