@@ -425,6 +425,15 @@ COMPONENTS = Components(
 )
 
 
+# A subset of valid transformations, for generators: up to 16 steps of one parameter each
+# (two of one key in a step would be refused), empty steps and separators allowed.
+_STEP = (
+    r"(?:[wh]-[1-9][0-9]{0,3}|rt-(?:90|180|270)|fl-[hv]|e-grayscale|bl-[1-9]|q-[1-9][0-9]?"
+    r"|f-(?:auto|jpg|png|webp|avif)|n-ik_ml_thumbnail|orig-true)"
+)
+_TRANSFORMATION = rf"^[:,]*(?:{_STEP}(?::[:,]*{_STEP}){{0,15}})?[:,]*$"
+
+
 def delivery_path_item() -> PathItem:
     """Delivery is a raw ASGI mount, invisible to Litestar's generator: described here."""
     path = Parameter(
@@ -441,12 +450,16 @@ def delivery_path_item() -> PathItem:
         _query("ik-t", _STRING, "Expiry (Unix seconds) of a signed URL."),
         _query(
             "tr",
-            Schema(type=OpenAPIType.STRING, enum=["n-ik_ml_thumbnail"]),
-            "The thumbnail; other transformations are refused.",
+            Schema(type=OpenAPIType.STRING, pattern=_TRANSFORMATION),
+            "ImageKit's transformation (`w-300,h-200:rt-90`), also accepted as a path segment "
+            "`/tr:<transformation>/` before the file path (both: the path's steps first). The "
+            "pattern is a valid subset; every parameter of docs/decisions.md is accepted, and "
+            "anything the server cannot apply is a 400 with an `ik-error` header.",
         ),
     ]
     ok = OpenAPIResponse(
-        description="The bytes; honours Range, If-None-Match and If-Modified-Since.",
+        description="The bytes, or the rendition of `tr`; honours Range, If-None-Match and "
+        "If-Modified-Since. `Vary: Accept` when the format was chosen from Accept (f-auto).",
         content={
             "*/*": OpenAPIMediaType(
                 schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
@@ -458,7 +471,14 @@ def delivery_path_item() -> PathItem:
         "200": ok,
         "206": OpenAPIResponse(description="The requested range."),
         "304": OpenAPIResponse(description="Not modified."),
-        "400": _error_response("A transformation this server does not apply."),
+        "400": OpenAPIResponse(
+            description="`Bad Image Transformation Request`: a transformation that cannot be "
+            "applied (unknown or unsupported parameter, invalid value, unknown named "
+            "transformation, over the size limits); the `ik-error` header says what "
+            "(`EINVALID - ...`, `ELIMIT - ...`).",
+            content=_json(ERROR),
+            headers={"ik-error": OpenAPIHeader(schema=_STRING)},
+        ),
         "401": _error_response("A private file without a valid signature."),
         "404": _error_response("No such file or version, or it is unpublished."),
         "416": OpenAPIResponse(description="The range is outside the file."),

@@ -303,8 +303,8 @@ def _parse(prefix: str, scope: Scope) -> DeliveryRequest:
     if "tr" in params:
         parts.append(params["tr"])  # parse_qsl has decoded it
     text = ":".join(parts)
-    # An empty `tr` (`?tr=`, `tr:/`) asks for nothing: the plain URL's bytes.
-    transformation = text if text.replace(":", "").replace(",", "").strip() else None
+    # An empty `tr` (`?tr=`, `tr:/`, only separators) asks for nothing: the plain URL's bytes.
+    transformation = text if text.strip(":,") else None
     signed_part = relative + ("?" + "&".join(kept) if kept else "")
     file_path = "/" + unquote(relative_file)
     # Stored names never hold a NUL (and PostgreSQL cannot even compare one).
