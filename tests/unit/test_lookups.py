@@ -151,3 +151,28 @@ def test_the_version_list_from_rows_says_what_the_records_say(stores: Stores) ->
             "Version 2", "Version 4", "Version 3", "Version 1",
         ]  # fmt: skip
         assert lookups.version_list("9" * 24) is None
+
+
+def test_the_version_list_reads_stored_nan_as_the_records_do(stores: Stores) -> None:
+    """Rows written before NaN was refused (only Python's json reads them) list as null."""
+    if stores.meta.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's json type never held NaN")
+    odd = msgspec.structs.replace(
+        VERSIONS[0],
+        id="5" * 24,
+        number=5,
+        token="x" * 32,
+        metadata=VersionMetadata(custom_metadata={"n": float("nan"), "i": float("inf")}),
+    )
+    with stores.meta.write() as tx:
+        tx.insert_version(odd)
+    urls = UrlBuilder("http://h:1/media")
+    with stores.meta.lookups() as lookups:
+        found = lookups.version_list(FILE.id)
+        assert found is not None
+        listed = json.loads(msgspec.json.encode(version_list(found, urls)))
+        records = [file_struct(i, urls) for i in lookups.versions(FILE.id)]
+    assert listed == json.loads(msgspec.json.encode(records))
+    assert [v["customMetadata"] for v in listed if v["versionInfo"]["name"] == "Version 5"] == [
+        {"n": None, "i": None}
+    ]
