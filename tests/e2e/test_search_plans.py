@@ -184,7 +184,7 @@ def test_every_plan_returns_the_plain_statements_rows_in_order(
             listed = list_query({**query, **page})
             expected = [_identity(i) for i in tx.list_assets(listed, plan="plain")]
             matched += len(expected)
-            for plan in ("filter", "order", None):
+            for plan in ("filter", "order", "windows", None):
                 found = [_identity(i) for i in tx.list_assets(listed, plan=plan)]
                 assert found == expected, (plan, page)
     assert matched  # the comparison is not between empty lists

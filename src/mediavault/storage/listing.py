@@ -118,7 +118,7 @@ class ListingQueries:
 
         if plan.name == "filter":
             return fetch(search_plan.run_filter(plan, statement, skip, limit))
-        return search_plan.run_order(self._db, search, statement, fetch)
+        return search_plan.run_order(self._db, search, plan, statement, fetch)
 
 
 def _current_fields(db: sa.Connection, indexed: bool) -> VersionFields:

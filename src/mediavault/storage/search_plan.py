@@ -9,20 +9,23 @@ A search sorted by one column and cut by `limit` can be answered two ways:
   each term's index and takes the union), then sort them. Cheap when few rows match, hopeless
   when half the library does.
 
-SQL engines choose between these with selectivity estimates, and both engines here estimate
-badly for this: SQLite has no statistics on value ranges, assumes an indexed equality matches
-about ten rows, and plans as if a `LIMIT` did not end a scan early; neither engine serves an
-OR across two tables from indexes. So the choice is made here, from exact counts of what each
-indexed condition matches, capped so that counting costs no more than reading the index
-entries a cheap answer would read anyway (one statement, index entries only). The chosen
-access is then forced: on SQLite by leaving every other condition unindexed (`+column`,
-mediavault.storage.search_sql), on both engines by the shape of the statements.
+SQL engines choose between these with selectivity estimates, and here they are often wrong:
+SQLite has no statistics on value ranges, assumes an indexed equality matches about ten rows,
+and plans as if a `LIMIT` did not end a scan early; PostgreSQL has no statistics for a JSON
+field or the ids a subquery returns; neither serves an OR across two tables from indexes. So
+the choice is made here, from exact counts of what each indexed condition matches, capped so
+that counting costs no more than reading the index entries a cheap answer would read anyway
+(one statement, index entries only), and then forced: on SQLite by leaving every other
+condition unindexed (`+column`, mediavault.storage.search_sql), on both engines by the shape of
+the statements.
 
-"order" runs as a sequence of windows of the sort column (each a range, twice as wide as the
-last), so that each statement has one obvious plan on both engines: its window's range on the
-sort column's index. Every condition of the search is still evaluated in full on every row, so
-each plan returns exactly the rows, and the order, of the plain statement; only the work done
-to find them changes. Tests run every plan against the plain statement.
+"order" is one statement on SQLite, where the plan is forced: every condition unindexed, the
+sort column's index is the only way in, and the scan ends at the limit. PostgreSQL takes no
+hints; there "order" runs as windows of the sort column (ranges, each four times wider than
+the last), so that each statement's obvious plan is a walk of its window on that index.
+Every condition of the search is still evaluated in full on every row, so each plan returns
+exactly the rows, and the order, of the plain statement; only the work done to find them
+changes. tests/e2e/test_search_plans.py runs every plan against the plain statement.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from mediavault.storage.search_sql import (
 )
 from mediavault.storage.tables import files, version_tags, versions
 
-PLANS = ("plain", "filter", "order")
+PLANS = ("plain", "filter", "order", "windows")  # "windows": "order" as on PostgreSQL
 _FILES_FIELDS = {
     "name": files.c.name,
     PATH: files.c.folder_path,
@@ -88,8 +91,10 @@ class Search:
 
 @dataclass(frozen=True)
 class Plan:
-    name: str  # "filter" | "order"
+    name: str  # "plain" | "filter" | "order"
     driver: Query | None = None  # for "filter": the conditions whose indexes are read
+    matches: float = math.inf  # at most this many current versions match
+    files: int = 0  # about this many files in the library
 
 
 def choose(db: sa.Connection, search: Search, forced: str | None = None) -> Plan:
@@ -122,13 +127,17 @@ def choose(db: sa.Connection, search: Search, forced: str | None = None) -> Plan
         ).one()
         counts = dict(zip(atoms, (int(v) for v in row), strict=True))
     estimate, driver = _estimate(search.filter, counts)
+    name = "plain"
     if forced is not None:
         if forced == "filter" and driver is not None:
-            return Plan("filter", driver)
-        return Plan("order") if forced == "order" and windowed else Plan("plain")
-    if driver is not None and estimate <= threshold:
-        return Plan("filter", driver)
-    return Plan("order") if windowed else Plan("plain")
+            name = "filter"
+        elif forced in ("order", "windows") and windowed:
+            name = forced
+    elif driver is not None and estimate <= threshold:
+        name = "filter"
+    elif windowed:
+        name = "order"
+    return Plan(name, driver, estimate, file_count)
 
 
 def run_filter(plan: Plan, statement: Statement, skip: int, limit: int) -> sa.Select[Any]:
@@ -140,23 +149,47 @@ def run_filter(plan: Plan, statement: Statement, skip: int, limit: int) -> sa.Se
 def run_order(
     db: sa.Connection,
     search: Search,
+    plan: Plan,
     statement: Statement,
     fetch: Callable[[sa.Select[Any]], list[Any]],
 ) -> list[Any]:
-    """Windows of the sort column, in order, each twice as wide as the last, until enough rows
-    matched; then skip and limit."""
+    """The rows in sort order, driven by the sort column's index."""
     assert search.filter is not None
     column = SORT_COLUMNS[search.sort_key]
-    on_versions = column.table is versions
     bounds = _sort_bounds(search.filter, search.sort_key)
-    if on_versions:
+    if column.table is versions:
         bounds.append(versions.c.is_current)
+    if db.dialect.name == "sqlite" and plan.name == "order":
+        # Every other condition is unindexed (`+column`): the sort column's index is the only
+        # way in that avoids sorting everything, and the scan ends at the limit.
+        return fetch(statement(bounds, search.limit).offset(search.skip))
+    return _windows(db, search, plan, column, bounds, statement, fetch)
+
+
+def _windows(
+    db: sa.Connection,
+    search: Search,
+    plan: Plan,
+    column: Any,
+    bounds: list[Any],
+    statement: Statement,
+    fetch: Callable[[sa.Select[Any]], list[Any]],
+) -> list[Any]:
+    """Windows of the sort column, in order, until enough rows matched; then skip and limit.
+
+    PostgreSQL plans with statistics and no hints: a range of the sort column makes walking
+    its index the obvious plan for each window. The first window is as wide as the matches
+    counted say is needed (each statement stops at its limit, so a wider window costs only
+    its edge's lookup); each next one four times wider."""
     descending = search.descending
     direction = sa.desc if descending else sa.asc
     wanted = search.skip + search.limit
     rows: list[Any] = []
     start: tuple[Any, bool] | None = None  # (value, inclusive) where the next window begins
-    width = min(max(FIRST_WINDOW, 2 * wanted), MAX_WINDOW)
+    guess = 0.0
+    if 0 < plan.matches < math.inf:
+        guess = 2 * wanted * plan.files / plan.matches
+    width = int(min(max(FIRST_WINDOW, 2 * wanted, guess), MAX_WINDOW))
     while len(rows) < wanted:
         ahead = [] if start is None else [_beyond(column, *start, descending)]
         edge = db.execute(
@@ -180,7 +213,7 @@ def run_order(
         rows.extend(fetch(statement([*bounds, *window], wanted - len(rows))))
         if last:
             break
-        width = min(2 * width, MAX_WINDOW)
+        width = min(4 * width, MAX_WINDOW)
     return rows[search.skip : wanted]
 
 
@@ -309,7 +342,14 @@ def _file_count(db: sa.Connection) -> int:
         cached = _file_counts.get(key)
     if cached is not None and now - cached[0] < FILE_COUNT_SECONDS:
         return cached[1]
-    count = int(db.scalar(sa.select(sa.func.count()).select_from(files)) or 0)
+    count = 0
+    if db.dialect.name == "postgresql":
+        # The planner's own estimate (kept by autovacuum): counting costs a scan of the table.
+        count = int(
+            db.scalar(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'files'::regclass")) or 0
+        )
+    if count <= 0:
+        count = int(db.scalar(sa.select(sa.func.count()).select_from(files)) or 0)
     with _file_counts_lock:
         _file_counts[key] = (now, count)
     return count
