@@ -11,9 +11,10 @@ processes) is reported too: on a shared machine it moves much less than wall-clo
 
 On SQLite and local disk by default; on PostgreSQL + S3 when the test suite's MEDIAVAULT_TEST_*
 variables are set (`source /tmp/backends.env` or `eval "$(./scripts/backends start)"`), a new
-database and prefix per run. `--data DIR` keeps the SQLite library in DIR and reuses it when it
-is there (the server migrates it on start). `--answers FILE` writes every query's answer (the
-ids and types, in order) so that two runs can be compared for identical results.
+database and prefix per run. `--data DIR` keeps the library in DIR (and its database and
+prefix) and reuses it when it is there (the server migrates it on start). `--answers FILE`
+writes every query's answer (the ids and types, in order) so that two runs can be compared
+for identical results.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.backends import backend_env, describe
+from tests.backends import backend_env
 from tests.support import TEST_KEY, ServerProcess, free_port
 
 from mediavault.config import Settings
@@ -170,22 +171,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--data", type=Path, help="keep (and reuse) the SQLite library here")
+    parser.add_argument("--data", type=Path, help="keep (and reuse) the library here")
     parser.add_argument("--answers", type=Path, help="write each query's results here (JSON)")
     args = parser.parse_args()
-    env = backend_env()
     with tempfile.TemporaryDirectory(prefix="mv-bench-") as tmp:
         data = (args.data or Path(tmp)).resolve() / "data"
-        marker = data.parent / "some_file_id"
+        # The library's backends (its PostgreSQL database, its S3 prefix) and a file id.
+        marker = data.parent / "library.json"
         started = time.perf_counter()
-        if args.data and not env and marker.exists():
-            some_id = marker.read_text()
+        if args.data and marker.exists():
+            env, some_id = json.loads(marker.read_text())
             print(f"reusing the library in {data}")
         else:
+            env = backend_env()
             some_id = build_library(data, args.files, env)
-            marker.write_text(some_id)
+            marker.write_text(json.dumps([env, some_id]))
             print(f"built {args.files} files in {time.perf_counter() - started:.1f} s")
-        print(f"backends: {describe()}")
+        database = "postgresql" if env.get("MEDIAVAULT_DATABASE_URL") else "sqlite"
+        print(f"backends: {database} + {'s3' if env.get('MEDIAVAULT_BLOB_URL') else 'disk'}")
         server = ServerProcess(data=data, port=free_port())
         server.backend = env
         server.start()

@@ -110,18 +110,16 @@ def choose(db: sa.Connection, search: Search, forced: str | None = None) -> Plan
     # E = sqrt(wanted * N).
     threshold = max(wanted, math.isqrt(wanted * file_count))
     cap = min(threshold, file_count) + 1
-    atoms = sorted(
-        {c for c in _conditions(search.filter) if _count_source(c, 1) is not None}, key=repr
-    )
+    atoms = sorted({c for c in _conditions(search.filter) if _indexed(c)}, key=repr)
     counts: dict[Condition, int] = {}
     if atoms:
-        sources = [_count_source(atom, cap) for atom in atoms]
         row = db.execute(
             sa.select(
                 *(
-                    sa.select(sa.func.count()).select_from(source.subquery()).scalar_subquery()
-                    for source in sources
-                    if source is not None
+                    sa.select(sa.func.count())
+                    .select_from(_count_source(atom, cap).subquery())
+                    .scalar_subquery()
+                    for atom in atoms
                 )
             )
         ).one()
@@ -268,21 +266,24 @@ def _estimate(query: Query, counts: dict[Condition, int]) -> tuple[float, Query 
     return sum(count for count, _ in estimates), Or(drivers)
 
 
-def _count_source(c: Condition, cap: int) -> sa.Select[Any] | None:
-    """At most `cap` index entries for what the condition matches (an upper bound on the
-    current versions it matches), or None where no index serves it."""
-    if c.negated:
-        return None
+def _indexed(c: Condition) -> bool:
+    """Whether an index finds the current versions the condition matches."""
+    return not c.negated and (
+        c.field in _FILES_FIELDS or c.field in _VERSIONS_FIELDS or c.field == "tags"
+    )
+
+
+def _count_source(c: Condition, cap: int) -> sa.Select[Any]:
+    """At most `cap` index entries for what an indexed condition matches: an upper bound on
+    the current versions it matches."""
     if c.field in _FILES_FIELDS:
         where: Any = _indexed_condition(c)
         table: Any = files
     elif c.field in _VERSIONS_FIELDS:
         where, table = sa.and_(versions.c.is_current, _indexed_condition(c)), versions
-    elif c.field == "tags":
+    else:
         where = version_tags.c.tag.in_([str(v) for v in c.values])
         table = version_tags
-    else:
-        return None
     return sa.select(sa.literal(1)).select_from(table).where(where).limit(cap)
 
 
