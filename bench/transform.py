@@ -38,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from suite import PeakRss, process, wrk  # bench/suite.py
-
 from tests.support import TEST_KEY, ServerProcess, free_port
 
 BENCH = Path(__file__).resolve().parent
@@ -211,8 +210,9 @@ def main() -> int:
             time.sleep(1)
             assert server.process is not None
             with PeakRss(server.process.pid) as memory:
-                idle = sum(p.memory_info().rss for p in [psutil.Process(server.process.pid),
-                           *psutil.Process(server.process.pid).children(recursive=True)])  # fmt: skip
+                root = psutil.Process(server.process.pid)
+                tree = [root, *root.children(recursive=True)]
+                idle = sum(p.memory_info().rss for p in tree)
                 time.sleep(0.2)
                 started = time.perf_counter()
                 response = client.get("/media/tr:w-800/bench/huge.jpg")
