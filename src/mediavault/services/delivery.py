@@ -41,6 +41,16 @@ def missing_blob(item: FileVersion) -> BlobMissing:
     )
 
 
+def cached_rendition(
+    stores: Stores, item: FileVersion, chain: Chain, accept: str | None
+) -> Rendition | None:
+    """The rendition if the cache holds it (no decoding, a few stat calls); else None."""
+    content = item.version.content
+    return stores.renditions.cached(
+        chain, content.digest, accept, is_image=content.file_type == "image"
+    )
+
+
 def render(stores: Stores, item: FileVersion, chain: Chain, accept: str | None) -> Rendition:
     """The version's rendition of `chain` (from the cache or computed now). Blocking: run it
     in a worker thread. BadTransformation (400) for what cannot be applied; a missing blob is

@@ -27,6 +27,7 @@ images and images no decoder reads get the stored bytes, exactly as a plain URL.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from mediavault.api.ranges import streamed_blob
 from mediavault.domain.models import FileVersion
 from mediavault.domain.signing import is_valid_signature
 from mediavault.errors import NotFound, Unauthenticated
+from mediavault.media.transform import Rendition
 from mediavault.services import delivery
 from mediavault.storage.blobs import BlobStore
 from mediavault.urls import PATH_SAFE_CHARS
@@ -148,17 +150,17 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
     if conditions.not_modified(etag, last_modified):
         return Reply(304, _raw(headers), b"")
     if chain is not None:
+        # A warm rendition is served from the event loop; only a miss goes to a thread.
+        rendition = delivery.cached_rendition(ctx.stores, item, chain, conditions.accept)
+        if rendition is not None:
+            with contextlib.suppress(FileNotFoundError):  # evicted just now: render it again
+                return _send_rendition(rendition, headers, conditions, method)
         rendition = await to_thread.run_sync(
             delivery.render, ctx.stores, item, chain, conditions.accept
         )
-        headers["etag"] = rendition.etag
-        if rendition.vary_accept:
-            headers["vary"] = "Accept"
-        else:
-            headers.pop("vary", None)
-        if rendition.path is not None and rendition.content_type is not None:
-            headers.pop("content-disposition", None)
-            return _send_file(rendition.path, rendition.content_type, headers, conditions, method)
+        if rendition.path is not None:
+            return _send_rendition(rendition, headers, conditions, method)
+        headers["etag"] = rendition.etag  # the stored bytes, as the chain asked
     local = _local_path(ctx.stores.blobs, digest)
     if local is None:
         # Checked before the 200 goes out: after it, a failure could only cut the body short.
@@ -168,6 +170,19 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
         return _send_file(local, content.mime, headers, conditions, method)
     except FileNotFoundError:
         raise delivery.missing_blob(item) from None
+
+
+def _send_rendition(
+    rendition: Rendition, headers: dict[str, str], conditions: _Conditions, method: str
+) -> Reply | Response:
+    assert rendition.path is not None and rendition.content_type is not None
+    headers = {**headers, "etag": rendition.etag}
+    if rendition.vary_accept:
+        headers["vary"] = "Accept"
+    else:
+        headers.pop("vary", None)
+    headers.pop("content-disposition", None)  # a picture made by us, not the stored document
+    return _send_file(rendition.path, rendition.content_type, headers, conditions, method)
 
 
 def _send_file(

@@ -123,6 +123,20 @@ class TransformEngine:
         path, ext = found
         return Rendition(path, formats.CONTENT_TYPES[ext], etag, vary)
 
+    def cached(
+        self, chain: Chain, digest: str, accept: str | None, *, is_image: bool = True
+    ) -> Rendition | None:
+        """The rendition if it is already in the cache, else None; a few stat calls, cheap
+        enough for the event loop, so that a warm rendition needs no worker thread."""
+        if chain.original or not is_image:
+            return None  # cheap either way, but render() decides those
+        found = self.cache.lookup(digest, self._key(chain, accept))
+        if found is None:
+            return None
+        path, ext = found
+        etag = self.etag(chain, digest, accept, is_image=is_image)
+        return Rendition(path, formats.CONTENT_TYPES[ext], etag, chain.auto_format)
+
     # Blob lifecycle and the thumbnail shortcut.
 
     def thumbnail(
