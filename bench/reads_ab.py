@@ -7,9 +7,9 @@
 Starts `mediavault serve` from the tree before (its `src` first on PYTHONPATH, the same
 virtualenv) and from the tree after (this checkout unless `--after` names another), puts the
 same files in both (a 10 KiB file with two versions, a file with 100 versions), then measures
-each route on one server and on the other in turn, `--rounds` times, with wrk at 32
-connections. Both servers run throughout, the idle one idle, so the machine's other load
-weighs on both alike; the printed ratio is of the medians.
+each route on one server and on the other in turn, `--rounds` times, every other round the
+other one first, with wrk at 32 connections. Both servers run throughout, the idle one idle,
+so the machine's other load weighs on both alike; the printed ratio is of the medians.
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ def main() -> None:
             for urls in (before, after):
                 url, kw = urls[route]
                 wrk(url, 1, 32, **kw)  # warm up
-            for _ in range(args.rounds):
-                for urls, side in ((before, "before"), (after, "after")):
+            for round_ in range(args.rounds):
+                pair = [(before, "before"), (after, "after")]
+                for urls, side in pair if round_ % 2 == 0 else pair[::-1]:  # ABBA: no side first
                     url, kw = urls[route]
                     runs[side].append(wrk(url, args.seconds, 32, **kw).rps)
             b, a = statistics.median(runs["before"]), statistics.median(runs["after"])
