@@ -706,6 +706,18 @@ def figures_of(
     ]  # fmt: skip
 
 
+# --- small writes (issue 11): create-version latency and 16 writers, against SeaweedFS PUT --
+
+
+def measure_write_figures(inputs: Inputs) -> tuple[list[Figure], str]:
+    """bench/writes.py: 10 KiB versions, sequential and from 16 clients, on a mediavault server
+    and a SeaweedFS of their own; the figures and a note of the other percentiles."""
+    from writes import measure_writes, notes, rows  # bench/writes.py, beside this file
+
+    run = measure_writes(inputs.root, inputs.cores, seaweedfs, seconds=inputs.seconds)
+    return [Figure(*row) for row in rows(run)], notes(run)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=8, help="length of each wrk run")
@@ -736,12 +748,15 @@ def main() -> int:
         web = measure_nginx(inputs)
         reads = measure_reads(inputs)
         memory = measure_upload_memory(inputs)
+        write_figures, write_note = measure_write_figures(inputs)
     figures = figures_of(inputs, dd_s, ceiling, mv, peer, web) + read_figures(reads)
     figures += memory_figures(memory)
+    figures += write_figures
     notes = [
         f"ASGI hello-world: {ceiling.rps:.0f} req/s; SeaweedFS GET ?versionId "
         f"{peer.version_get.rps:.0f} req/s, ListObjectVersions {peer.list_versions.rps:.0f} req/s",
         *read_notes(reads),
+        write_note,
     ]
     report = render(figures, inputs.cores, args, notes)
     print(report)
