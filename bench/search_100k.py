@@ -1,7 +1,7 @@
 """Benchmark: list and search queries on a library of 100k files, through HTTP.
 
     .venv/bin/python bench/search_100k.py [--files 100000] [--repeat 30] [--data DIR]
-        [--answers FILE]
+        [--answers FILE] [--against SRC_TREE [--against-data DIR]]
 
 Builds the library quickly by bulk inserts into a fresh data folder (setup only), starts a real
 `mediavault serve` on it, then times each query through the API. The baseline is the same
@@ -15,6 +15,11 @@ database and prefix per run. `--data DIR` keeps the library in DIR (and its data
 prefix) and reuses it when it is there (the server migrates it on start). `--answers FILE`
 writes every query's answer (the ids and types, in order) so that two runs can be compared
 for identical results.
+
+`--against SRC_TREE` compares with another source tree (`git archive <commit> src | tar -x -C
+SRC_TREE`): a second server runs it on a library of its own (built by that tree, so with its
+migrations), and each query goes to one server and then the other, with a baseline lookup
+before each, so that both see the same load. What a change bought, on a busy machine.
 """
 
 from __future__ import annotations
@@ -167,31 +172,53 @@ def answer(client: httpx.Client, params: dict[str, str]) -> list[str]:
     ]
 
 
+def open_library(folder: Path, count: int) -> tuple[Path, dict[str, str], str]:
+    """The library kept in `folder` (built there first if it is not): its data folder, its
+    backends (its PostgreSQL database, its S3 prefix) and one file's id."""
+    data = folder.resolve() / "data"
+    marker = folder / "library.json"
+    if marker.exists():
+        env, some_id = json.loads(marker.read_text())
+        print(f"reusing the library in {data}")
+    else:
+        started = time.perf_counter()
+        env = backend_env()
+        some_id = build_library(data, count, env)
+        marker.write_text(json.dumps([env, some_id]))
+        print(f"built {count} files in {time.perf_counter() - started:.1f} s")
+    database = "postgresql" if env.get("MEDIAVAULT_DATABASE_URL") else "sqlite"
+    print(f"backends: {database} + {'s3' if env.get('MEDIAVAULT_BLOB_URL') else 'disk'}")
+    return data, env, some_id
+
+
+def serve(data: Path, env: dict[str, str], source: Path | None = None) -> ServerProcess:
+    """`mediavault serve` on the library; from another source tree's `src` if given."""
+    server = ServerProcess(
+        data=data, port=free_port(), env={"PYTHONPATH": str(source / "src")} if source else {}
+    )
+    server.backend = env
+    return server.start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--data", type=Path, help="keep (and reuse) the library here")
     parser.add_argument("--answers", type=Path, help="write each query's results here (JSON)")
+    parser.add_argument(
+        "--against", type=Path, help="another source tree (e.g. `git archive` of a commit)"
+    )
+    parser.add_argument("--against-data", type=Path, help="its library, kept (and reused) here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mv-bench-") as tmp:
-        data = (args.data or Path(tmp)).resolve() / "data"
-        # The library's backends (its PostgreSQL database, its S3 prefix) and a file id.
-        marker = data.parent / "library.json"
-        started = time.perf_counter()
-        if args.data and marker.exists():
-            env, some_id = json.loads(marker.read_text())
-            print(f"reusing the library in {data}")
-        else:
-            env = backend_env()
-            some_id = build_library(data, args.files, env)
-            marker.write_text(json.dumps([env, some_id]))
-            print(f"built {args.files} files in {time.perf_counter() - started:.1f} s")
-        database = "postgresql" if env.get("MEDIAVAULT_DATABASE_URL") else "sqlite"
-        print(f"backends: {database} + {'s3' if env.get('MEDIAVAULT_BLOB_URL') else 'disk'}")
-        server = ServerProcess(data=data, port=free_port())
-        server.backend = env
-        server.start()
+        data, env, some_id = open_library(args.data or Path(tmp) / "this", args.files)
+        if args.against:
+            folder = args.against_data or Path(tmp) / "against"
+            against = open_library(folder, args.files)
+            alternate(args, (data, env, some_id), against)
+            return
+        server = serve(data, env)
         try:
             with httpx.Client(base_url=server.base_url, auth=(TEST_KEY, ""), timeout=60) as client:
                 timed(client, "/v1/files", {"limit": "10"}, 5)  # warm up
@@ -224,6 +251,47 @@ def main() -> None:
                     answers = {label: answer(client, params) for label, params in QUERIES.items()}
                     args.answers.write_text(json.dumps(answers, indent=1))
         finally:
+            server.stop()
+
+
+def alternate(
+    args: argparse.Namespace,
+    this: tuple[Path, dict[str, str], str],
+    against: tuple[Path, dict[str, str], str],
+) -> None:
+    """This tree and the other one, each serving its own library, asked in turn: a baseline
+    lookup and the query from one, then from the other, `repeat` times per query. Both see
+    the same load, so their ratios compare even on a busy machine."""
+    servers = [serve(this[0], this[1]), serve(against[0], against[1], args.against)]
+    try:
+        clients = [
+            httpx.Client(base_url=s.base_url, auth=(TEST_KEY, ""), timeout=60) for s in servers
+        ]
+        lookups = [f"/v1/files/{this[2]}/details", f"/v1/files/{against[2]}/details"]
+        for client in clients:
+            timed(client, "/v1/files", {"limit": "10"}, 5)  # warm up
+        baselines: list[list[float]] = [[], []]
+        rows = []
+        for label, params in QUERIES.items():
+            samples: list[list[float]] = [[], []]
+            for _ in range(args.repeat):
+                for side in (1, 0):
+                    baselines[side] += timed(clients[side], lookups[side], {}, 1)
+                    samples[side] += timed(clients[side], "/v1/files", params, 1)
+            rows.append((label, [statistics.median(s) for s in samples]))
+        base = [statistics.median(b) for b in baselines]
+        print(f"\nbaseline: GET details by id, p50 {base[1]:.2f} ms (against) and "
+              f"{base[0]:.2f} ms (this tree); {args.repeat} requests per query on each, "
+              f"alternating; load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+        print("| query | against p50 ms | ÷ baseline | this tree p50 ms | ÷ baseline |")
+        print("|---|---|---|---|---|")
+        for label, (mine, theirs) in rows:
+            print(f"| {label} | {theirs:.1f} | {theirs / base[1]:.1f} "
+                  f"| {mine:.1f} | {mine / base[0]:.1f} |")  # fmt: skip
+        for client in clients:
+            client.close()
+    finally:
+        for server in servers:
             server.stop()
 
 
