@@ -27,8 +27,17 @@ AUTH = (TEST_KEY, "")
 class SlowFile:
     """A file object that hands its bytes to httpx a chunk at a time, pausing between them."""
 
-    def __init__(self, content: bytes, seconds: float, chunks: int = 40) -> None:
+    def __init__(
+        self,
+        content: bytes,
+        seconds: float,
+        chunks: int = 40,
+        hold_last: threading.Event | None = None,
+    ) -> None:
         self._content = content
+        # The last chunk waits for this, so the body is still arriving however slow the
+        # machine makes whatever the test does meanwhile.
+        self._hold_last = hold_last
         self._step = -(-len(content) // chunks)
         self._pause = seconds / chunks
         self._position = 0
@@ -39,6 +48,8 @@ class SlowFile:
             self.finished_at = self.finished_at or time.monotonic()
             return b""
         time.sleep(self._pause)
+        if self._hold_last is not None and self._position + self._step >= len(self._content):
+            self._hold_last.wait(timeout=300)
         chunk = self._content[self._position : self._position + self._step]
         self._position += len(chunk)
         return chunk
@@ -68,7 +79,8 @@ def test_an_upload_in_flight_survives_another_process_starting(
 ) -> None:
     server = one_server
     content = os.urandom(3 * 1024 * 1024 + 17)
-    slow = SlowFile(content, seconds=15)
+    other_started = threading.Event()
+    slow = SlowFile(content, seconds=5, hold_last=other_started)
     answer: dict[str, httpx.Response] = {}
 
     def upload() -> None:
@@ -82,11 +94,14 @@ def test_an_upload_in_flight_survives_another_process_starting(
 
     uploading = threading.Thread(target=upload)
     uploading.start()
-    time.sleep(1.5)  # well inside the fifteen seconds the body takes to arrive
+    time.sleep(1.5)  # the upload's staging object exists and is growing
     assert slow.finished_at is None
-    starter(server)  # type: ignore[operator]
-    assert slow.finished_at is None, "the other process started too late to matter"
-    uploading.join(timeout=120)
+    try:
+        starter(server)  # type: ignore[operator]
+        assert slow.finished_at is None, "the other process started too late to matter"
+    finally:
+        other_started.set()
+    uploading.join(timeout=300)
 
     response = answer["response"]
     assert response.status_code == 200, response.text
