@@ -108,12 +108,15 @@ class ListingQueries:
             if search.filter is not None:
                 where.append(compile_query(search.filter, _current_fields(self._db, True)))
             return fetch(_versions_select(columns, where, order).offset(skip).limit(limit))
-        # Every condition filters, none may drive: the plan adds the one that does.
+        # Every condition filters, none may drive: the plan adds the one that does (alone, when
+        # it is the whole search).
         assert search.filter is not None
-        residual = compile_query(search.filter, _current_fields(self._db, False))
+        residual = []
+        if plan.name != "filter" or plan.driver != search.filter:
+            residual.append(compile_query(search.filter, _current_fields(self._db, False)))
 
         def statement(extra: list[Any], rows: int) -> sa.Select[Any]:
-            where = [residual, Unindexed(versions.c.is_current), *extra]
+            where = [*residual, Unindexed(versions.c.is_current), *extra]
             return _versions_select(columns, where, order).limit(rows)
 
         if plan.name == "filter":

@@ -91,7 +91,7 @@ class Search:
 
 @dataclass(frozen=True)
 class Plan:
-    name: str  # "plain" | "filter" | "order"
+    name: str  # one of PLANS
     driver: Query | None = None  # for "filter": the conditions whose indexes are read
     matches: float = math.inf  # at most this many current versions match
     files: int = 0  # about this many files in the library
@@ -112,7 +112,10 @@ def choose(db: sa.Connection, search: Search, forced: str | None = None) -> Plan
     cap = min(threshold, file_count) + 1
     atoms = sorted({c for c in _conditions(search.filter) if _indexed(c)}, key=repr)
     counts: dict[Condition, int] = {}
-    if atoms:
+    if atoms and threshold >= file_count and forced is None:
+        # Everything asked fits in the answer: no count can make a walk the cheaper plan.
+        counts = dict.fromkeys(atoms, 0)
+    elif atoms:
         row = db.execute(
             sa.select(
                 *(
