@@ -176,3 +176,22 @@ def test_the_version_list_reads_stored_nan_as_the_records_do(stores: Stores) -> 
     assert [v["customMetadata"] for v in listed if v["versionInfo"]["name"] == "Version 5"] == [
         {"n": None, "i": None}
     ]
+
+
+def test_the_write_path_finds_and_demotes_the_current_version_through_its_index(
+    stores: Stores,
+) -> None:
+    """Every new version and every restore runs these: a scan here costs each write the
+    whole library's current versions."""
+    if stores.meta.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query planner")
+    from mediavault.storage import metadata
+
+    database = stores.meta.engine.url.database
+    assert database
+    connection = sqlite3.connect(database)
+    for statement in (metadata._CURRENT_VERSION, metadata._DEMOTE_CURRENT):
+        compiled = statement.compile(dialect=stores.meta.engine.dialect)
+        params = ["x"] * len(compiled.positiontup or ())
+        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {compiled}", params)]
+        assert plan == ["SEARCH versions USING INDEX uq_versions_one_current_per_file (file_id=?)"]

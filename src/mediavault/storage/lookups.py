@@ -43,10 +43,10 @@ _FILE_ID = files.c.id == sa.bindparam("file_id")
 # form lets SQLite's planner use the partial index of current versions (file_id WHERE
 # is_current); with `= 1` it walks the (is_current, ...) index through every current version
 # of the library. PostgreSQL reads either form the same.
-_IS_CURRENT = sa.text("versions.is_current")
+IS_CURRENT = sa.text("versions.is_current")
 
 ONE_VERSION = _FILE_WITH_VERSIONS.where(_FILE_ID, versions.c.id == sa.bindparam("version_id"))
-CURRENT_VERSION = _FILE_WITH_VERSIONS.where(_FILE_ID, _IS_CURRENT)
+CURRENT_VERSION = _FILE_WITH_VERSIONS.where(_FILE_ID, IS_CURRENT)
 # In the order of the (file_id, number) unique index, so the database sorts nothing; the
 # current version is moved to the front afterwards.
 ALL_VERSIONS = _FILE_WITH_VERSIONS.where(_FILE_ID).order_by(versions.c.number.desc())
@@ -62,7 +62,7 @@ def _at_path(version_condition: sa.ColumnElement[bool] | sa.TextClause) -> sa.Se
     )
 
 
-CURRENT_AT_PATH = _at_path(_IS_CURRENT)
+CURRENT_AT_PATH = _at_path(IS_CURRENT)
 TOKEN_AT_PATH = _at_path(versions.c.token == sa.bindparam("token"))
 
 # A file's versions as the version list shows them (serializers.version_list): only the

@@ -34,7 +34,7 @@ from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
 from mediavault.storage.listing import ListingQueries
-from mediavault.storage.lookups import Lookups, SqliteLookups, through_connection
+from mediavault.storage.lookups import IS_CURRENT, Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.rows import file_from, version_from
 from mediavault.storage.tables import files, version_tags, versions
@@ -277,8 +277,9 @@ _FILE_BY_PATH = sa.select(files).where(files.c.file_path == sa.bindparam("b_file
 _FILE_BY_PATH_LOCKED = _FILE_BY_PATH.with_for_update()
 _INSERT_FILE = sa.insert(files)
 _COUNT_VERSIONS = sa.select(sa.func.count()).where(versions.c.file_id == sa.bindparam("b_file_id"))
+# IS_CURRENT, not the column: see storage/lookups.py (SQLite's partial index of current versions).
 _CURRENT_VERSION = sa.select(versions).where(
-    versions.c.file_id == sa.bindparam("b_file_id"), versions.c.is_current
+    versions.c.file_id == sa.bindparam("b_file_id"), IS_CURRENT
 )
 _INSERT_VERSION = sa.insert(versions)
 _DELETE_TAGS = sa.delete(version_tags).where(
@@ -287,7 +288,7 @@ _DELETE_TAGS = sa.delete(version_tags).where(
 _INSERT_TAGS = sa.insert(version_tags)
 _DEMOTE_CURRENT = (
     sa.update(versions)
-    .where(versions.c.file_id == sa.bindparam("b_file_id"), versions.c.is_current)
+    .where(versions.c.file_id == sa.bindparam("b_file_id"), IS_CURRENT)
     .values(is_current=False, updated_at=sa.bindparam("b_updated_at"))
 )
 
