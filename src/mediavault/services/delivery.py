@@ -5,7 +5,7 @@ from __future__ import annotations
 from mediavault.domain.models import FileVersion
 from mediavault.errors import BlobMissing, NotFound
 from mediavault.media.transform import Chain, Rendition
-from mediavault.media.transform.pipeline import Source
+from mediavault.media.transform.inputs import Source
 from mediavault.services.stores import Stores
 
 

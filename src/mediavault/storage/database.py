@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from mediavault.errors import WriteConflict
 from mediavault.storage.durability import CommitBarrier, WalBarrier
@@ -152,6 +150,10 @@ def single_statement_reader(engine: sa.Engine) -> sa.Engine:
 
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema to the newest migration."""
+    # Here, not at the top: workers never migrate, and Alembic (with Mako) is 8 MB of each.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:

@@ -15,7 +15,6 @@ from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.multipart import FormReader, decode_base64_file
 from mediavault.domain.models import FileVersion
 from mediavault.errors import InvalidRequest
-from mediavault.media.fetch import fetch_to_staging
 from mediavault.media.probe import probe
 from mediavault.services import uploads
 from mediavault.storage.blobs import StagedBlob
@@ -85,6 +84,9 @@ async def _file_from_text(text: StagedBlob, ctx: AppContext) -> StagedBlob:
     blobs.discard(text)
     if text.size > MAX_URL_BYTES:
         raise InvalidRequest("Your request contains invalid file parameter. The URL is too long.")
+    # Imported on first use: httpx and httpcore are 5 MB of every worker otherwise.
+    from mediavault.media.fetch import fetch_to_staging
+
     return await fetch_to_staging(
         text.head.decode("utf-8", "replace").strip(),
         blobs,

@@ -14,8 +14,9 @@ from PIL import Image, ImageDraw
 
 from mediavault.config import Settings
 from mediavault.errors import TransformationLimit
-from mediavault.media.transform import formats, pipeline
+from mediavault.media.transform import formats
 from mediavault.media.transform.cache import CacheReport, RenditionCache
+from mediavault.media.transform.inputs import Limits, Source
 from mediavault.media.transform.named import THUMBNAIL, NamedTransformations
 from mediavault.media.transform.params import Chain, parse_transformation
 
@@ -52,7 +53,7 @@ class TransformEngine:
         root = cache_root / "renditions"
         self.cache = RenditionCache(root, cache_bytes, min_age=min_age)
         self.named = NamedTransformations.load(thumbnail_size, named_file)
-        self.limits = pipeline.Limits(max_input_pixels, max_output_side)
+        self.limits = Limits(max_input_pixels, max_output_side)
         self.max_dpr = max_dpr
         self.auto_avif = auto_avif
         self._thumbnail_size = thumbnail_size
@@ -86,7 +87,7 @@ class TransformEngine:
     def render(
         self,
         chain: Chain,
-        source: pipeline.Source,
+        source: Source,
         digest: str,
         accept: str | None,
         *,
@@ -106,6 +107,9 @@ class TransformEngine:
             return Rendition(self.placeholder(), "image/png", etag, False)
         policy = formats.negotiate(chain.output.format, accept, self.auto_avif)
         key = self._key(chain, accept)
+
+        # Imported on first render: libvips is about 20 MB of a process that never transforms.
+        from mediavault.media.transform import pipeline
 
         def produce(target: Path) -> str | None:
             return pipeline.render(chain, source, target, policy, self.limits)

@@ -48,12 +48,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from mediavault.errors import BadTransformation, TransformationLimit
 from mediavault.media.transform import formats, geometry
 from mediavault.media.transform.colours import BLACK, WHITE, Colour
+from mediavault.media.transform.inputs import Limits, Source
 from mediavault.media.transform.params import Background, Chain, Step
 
 log = logging.getLogger("mediavault")
-
-Opener = Callable[[], BinaryIO]
-Source = Path | Opener
 
 # libvips loaders allowed on stored bytes, and the format name each one stands for.
 LOADERS = {
@@ -76,12 +74,6 @@ pyvips.cache_set_max(0)
 # The blur `bg-blurred` applies when its amount is `auto`, on the 0-100 scale.
 AUTO_BACKGROUND_BLUR = 20
 _PILLOW_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError)
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_input_pixels: int = 100_000_000
-    max_output_side: int = 16383
 
 
 @dataclass(frozen=True)
