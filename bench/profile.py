@@ -65,6 +65,8 @@ def summarize(raw: Path, rows: int = 25) -> None:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue  # a frame name holding a line break (SQL text) split the line
         samples = int(count)
         total += samples
         frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]

@@ -210,8 +210,8 @@ def main() -> int:
             time.sleep(1)
             assert server.process is not None
             with PeakRss(server.process.pid) as memory:
-                root = psutil.Process(server.process.pid)
-                tree = [root, *root.children(recursive=True)]
+                parent = psutil.Process(server.process.pid)
+                tree = [parent, *parent.children(recursive=True)]
                 idle = sum(p.memory_info().rss for p in tree)
                 time.sleep(0.2)
                 started = time.perf_counter()

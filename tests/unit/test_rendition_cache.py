@@ -47,6 +47,32 @@ def test_a_rendition_is_computed_then_found(tmp_path: Path) -> None:
     assert cache.get_or_create(DIGEST, KEY, never) == (path, "png")
 
 
+def test_a_rendition_removed_by_another_process_is_made_again(tmp_path: Path) -> None:
+    # A process remembers where it found a rendition; another may evict it meanwhile.
+    cache = RenditionCache(tmp_path / "r", 10**9)
+    other = RenditionCache(tmp_path / "r", 10**9)
+    path, _ = cache.get_or_create(DIGEST, KEY, writer(b"first")) or (None, None)
+    assert path is not None and cache.lookup(DIGEST, KEY) == (path, "png")
+    other.forget(DIGEST)
+    assert not path.exists()
+    again = cache.get_or_create(DIGEST, KEY, writer(b"second"))
+    assert again == (path, "png") and path.read_bytes() == b"second"
+    cache.forget(DIGEST)
+    assert cache.lookup(DIGEST, KEY) is None  # forgotten here too: nothing remembered
+
+
+def test_a_remembered_rendition_is_still_marked_used(tmp_path: Path) -> None:
+    # The shared LRU clock is the file's mtime: a rendition served from memory still ages
+    # only by `touch_after`.
+    cache = RenditionCache(tmp_path / "r", 10**9, touch_after=0.0, min_age=0.0)
+    path, _ = cache.get_or_create(DIGEST, KEY, writer(b"pixels")) or (None, None)
+    assert path is not None
+    os.utime(path, (1, 1))
+    time.sleep(0.01)
+    assert cache.lookup(DIGEST, KEY) == (path, "png")
+    assert path.stat().st_mtime > time.time() - 60
+
+
 def test_nothing_half_written_is_ever_visible(tmp_path: Path) -> None:
     cache = RenditionCache(tmp_path / "r", 10**9)
 

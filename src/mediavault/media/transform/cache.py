@@ -47,6 +47,8 @@ DIGEST = re.compile(r"[0-9a-f]{2,128}")
 _RENDITION = re.compile(r"[0-9a-f]{32}\.(?:" + "|".join(EXTENSIONS) + r")")
 _TEMP = re.compile(r"\.[0-9a-f]{32}\.[0-9a-f]+\.tmp")
 _PLACEHOLDER = re.compile(r"placeholder-\d+\.png|\.placeholder-\d+\.png\.[0-9a-f]+\.tmp")
+# Renditions a process remembers finding (path, format, when it last marked them used).
+_KNOWN_MAX = 65536
 _FANOUT = re.compile(r"[0-9a-f]{2}")
 _STRIPE = re.compile(r"[0-9a-f]{2}")
 
@@ -90,11 +92,34 @@ class RenditionCache:
         self._keys: dict[str, _KeyLock] = {}
         self._written = 0
         self._scanned = False
+        self._known: dict[tuple[str, str], tuple[Path, str, float]] = {}
 
     # Reading and writing
 
     def lookup(self, digest: str, key: str) -> tuple[Path, str] | None:
-        """The rendition's path and format if it is cached; a hit counts as a use."""
+        """The rendition's path and format if it is cached; a hit counts as a use.
+
+        A rendition found once is remembered with the time this process last marked it used:
+        the warm path is then a dictionary lookup, with no stat call, and the file's mtime (the
+        LRU clock all processes share) is touched at most once per `touch_after`. When another
+        process evicts it meanwhile, the caller's open fails and it renders again."""
+        remembered = self._known.get((digest, key))
+        now = time.time()
+        if remembered is not None:
+            path, ext, touched = remembered
+            if now - touched <= self._touch_after:
+                return path, ext
+            try:
+                os.utime(path)
+            except OSError:
+                self._known.pop((digest, key), None)
+            else:
+                self._known[digest, key] = (path, ext, now)
+                return path, ext
+        return self._find(digest, key, now)
+
+    def _find(self, digest: str, key: str, now: float) -> tuple[Path, str] | None:
+        """`lookup` on disk, without the remembered paths."""
         folder = self.folder(digest)
         _check_key(key)
         for ext in EXTENSIONS:
@@ -103,12 +128,18 @@ class RenditionCache:
                 stat = path.stat()
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            if time.time() - stat.st_mtime > self._touch_after:
+            if now - stat.st_mtime > self._touch_after:
                 # Evicted or forgotten in between: the caller still gets the path.
                 with contextlib.suppress(OSError):
                     os.utime(path)
+            self._remember(digest, key, path, ext)
             return path, ext
         return None
+
+    def _remember(self, digest: str, key: str, path: Path, ext: str) -> None:
+        if len(self._known) >= _KNOWN_MAX:
+            self._known.clear()
+        self._known[digest, key] = (path, ext, time.time())
 
     def get_or_create(
         self, digest: str, key: str, produce: Callable[[Path], str | None]
@@ -116,11 +147,12 @@ class RenditionCache:
         """The cached rendition, computed by `produce` if missing, once across threads and
         processes. `produce(temp)` writes the rendition at `temp` and returns its extension,
         or None when there is nothing to keep (then None is returned)."""
-        found = self.lookup(digest, key)
+        # On disk, not from memory: the caller may have found a remembered path gone.
+        found = self._find(digest, key, time.time())
         if found is not None:
             return found
         with self._key_lock(key), self._file_lock(key):
-            found = self.lookup(digest, key)
+            found = self._find(digest, key, time.time())
             if found is not None:
                 return found
             folder = self.folder(digest)
@@ -138,10 +170,13 @@ class RenditionCache:
             finally:
                 temp.unlink(missing_ok=True)
         self._account(size)
+        self._remember(digest, key, final, ext)
         return final, ext
 
     def forget(self, digest: str) -> None:
         """Delete every rendition of a blob (called when the blob is deleted)."""
+        for known in [k for k in list(self._known) if k[0] == digest]:
+            self._known.pop(known, None)
         shutil.rmtree(self.folder(digest), ignore_errors=True)
 
     def folder(self, digest: str) -> Path:
@@ -211,6 +246,8 @@ class RenditionCache:
                 freed += size
                 with contextlib.suppress(OSError):
                     path.parent.rmdir()  # the blob's last rendition: its folder goes too
+            if freed:
+                self._known.clear()
             return freed
         finally:
             os.close(fd)
@@ -290,6 +327,8 @@ class RenditionCache:
                 garbage(path, f"unknown file in the rendition cache: {entry.path}")
         if in_flight:
             report.notes.append(f"{in_flight} renditions being written")
+        if report.repaired:
+            self._known.clear()
         return report
 
     def _check_folder(self, folder: Path, old: float, garbage: Callable[[Path, str], None]) -> int:

@@ -23,6 +23,7 @@ from mediavault.media.transform.params import Chain, parse_transformation
 # Part of every cache key and ETag: bump it when the same chain starts producing other pixels,
 # so that old renditions (on disk and in clients' caches) are not served for the new ones.
 ENGINE_VERSION = "1"
+_MEMO_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class TransformEngine:
         self.max_dpr = max_dpr
         self.auto_avif = auto_avif
         self._thumbnail_size = thumbnail_size
+        # A page's images repeat the same few `tr` values and Accept headers: parsing them
+        # and hashing their cache keys once each keeps a warm rendition close to plain delivery.
+        self._parsed: dict[str, Chain] = {}
+        self._keys: dict[tuple[str, str | None], str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransformEngine:
@@ -74,7 +79,13 @@ class TransformEngine:
     def parse(self, text: str) -> Chain:
         """The chain of a `tr` value (percent-decoded; path and query chains joined with `:`).
         Raises BadTransformation (400) for anything that cannot be applied."""
-        return parse_transformation(text, self.named, self.max_dpr)
+        chain = self._parsed.get(text)
+        if chain is None:
+            chain = parse_transformation(text, self.named, self.max_dpr)
+            if len(self._parsed) >= _MEMO_MAX:
+                self._parsed.clear()
+            self._parsed[text] = chain
+        return chain
 
     def etag(self, chain: Chain, digest: str, accept: str | None, *, is_image: bool = True) -> str:
         """The ETag `render` will give, computed without any I/O (for an early 304)."""
@@ -182,6 +193,13 @@ class TransformEngine:
         return path
 
     def _key(self, chain: Chain, accept: str | None) -> str:
-        policy = formats.negotiate(chain.output.format, accept, self.auto_avif)
-        material = f"{ENGINE_VERSION}\n{chain.text}\n{policy}"
-        return hashlib.sha256(material.encode()).hexdigest()[:32]
+        memo = (chain.text, accept)
+        key = self._keys.get(memo)
+        if key is None:
+            policy = formats.negotiate(chain.output.format, accept, self.auto_avif)
+            material = f"{ENGINE_VERSION}\n{chain.text}\n{policy}"
+            key = hashlib.sha256(material.encode()).hexdigest()[:32]
+            if len(self._keys) >= _MEMO_MAX:
+                self._keys.clear()
+            self._keys[memo] = key
+        return key

@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 
 from mediavault.errors import BadTransformation
@@ -267,7 +268,7 @@ class Chain:
     # A built-in thumbnail: a placeholder picture when the file cannot be pictured.
     placeholder: bool = False
 
-    @property
+    @cached_property
     def text(self) -> str:
         """The canonical form (module docstring)."""
         if self.original:
