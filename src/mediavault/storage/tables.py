@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -153,6 +155,124 @@ webhook_outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Index(None, "delivered_at", "failed_at", "next_attempt_at"),
     sa.Index(None, "target_url", "file_id", "id"),
+)
+
+# -- Beyond ImageKit (issue 13) -------------------------------------------------------------
+
+
+def _same_columns(table: sa.Table, exclude: set[str]) -> list[sa.Column[Any]]:
+    """Fresh columns with the names, types and nullability of `table`'s (no keys, no index)."""
+    return [
+        sa.Column(
+            column.name, column.type, nullable=column.nullable, primary_key=column.primary_key
+        )
+        for column in table.columns
+        if column.name not in exclude
+    ]
+
+
+# Per-file history: append-only, written in the transaction of the change; no foreign key, so
+# it outlives the versions and the file it describes. `seq` orders it and is the cursor.
+file_events = sa.Table(
+    "file_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("id", sa.String(24), nullable=False, unique=True),
+    sa.Column("file_id", sa.String(24), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("version_id", sa.String(24)),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index(None, "file_id", "seq"),
+    sa.Index(None, "at"),
+)
+
+# Idempotency-Key: the first completed answer to a request, replayed to its retries.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    # sha256 of the method, the path and the request's meaning (the parsed form of an upload).
+    sa.Column("request_digest", sa.String(64), nullable=False),
+    # The liveness owner of the process running the first request (a dead one's claim lapses).
+    sa.Column("owner", sa.Integer, nullable=False),
+    sa.Column("status", sa.Integer),  # NULL while the first request runs
+    sa.Column("headers", sa.JSON),
+    sa.Column("body", sa.LargeBinary),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "expires_at"),
+)
+
+retention_policies = sa.Table(
+    "retention_policies",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("folder_path", sa.Text, nullable=False, unique=True),  # "/a/b/"
+    sa.Column("keep_last", sa.Integer),
+    sa.Column("keep_days", sa.Integer),
+    sa.Column("thin", sa.JSON),  # [{"olderThanDays": 7, "keepOnePer": "day"}, ...]
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# A pinned version is never removed by retention, nor deleted until unpinned. A table of its
+# own keeps the versions rows (and every read of them) as they are.
+version_pins = sa.Table(
+    "version_pins",
+    metadata,
+    sa.Column(
+        "version_id",
+        sa.String(24),
+        sa.ForeignKey("versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("file_id", sa.String(24), nullable=False),
+    sa.Column("pinned_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "file_id"),
+)
+
+# The trash: a deleted file and its versions move here whole (same ids and columns), so every
+# ImageKit route keeps reading `files` and `versions` as before, and the path is free at once.
+# Their blobs stay referenced until the trash is purged.
+trashed_files = sa.Table(
+    "trashed_files",
+    metadata,
+    *_same_columns(files, exclude={"file_path"}),
+    sa.Column("file_path", sa.Text, nullable=False),  # not unique: a path may be trashed twice
+    sa.Column("deleted_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "file_path"),
+    sa.Index(None, "deleted_at"),
+)
+
+trashed_versions = sa.Table(
+    "trashed_versions",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column(
+        "file_id",
+        sa.String(24),
+        sa.ForeignKey("trashed_files.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    *_same_columns(versions, exclude={"id", "file_id", "blob_digest", "token"}),
+    sa.Column("blob_digest", sa.String(64), sa.ForeignKey("blobs.digest"), nullable=False),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Index(None, "file_id"),
+    sa.Index(None, "blob_digest"),
+)
+
+# Storage accounting: counters per folder prefix ("/" included), kept by the write
+# transactions themselves so that `GET /v1/storage` reads one row.
+folder_usage = sa.Table(
+    "folder_usage",
+    metadata,
+    sa.Column("folder_path", sa.Text, primary_key=True),
+    sa.Column("files", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("versions", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("current_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("version_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("trash_bytes", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # Search and sort columns of the list API.
