@@ -33,6 +33,7 @@ from mediavault.storage.database import (
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
+from mediavault.storage.history_queries import HistoryQueries
 from mediavault.storage.listing import ListingQueries
 from mediavault.storage.lookups import IS_CURRENT, Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
@@ -104,6 +105,7 @@ class Transaction(
     OutboxQueries,
     TransferQueries,
     FsckQueries,
+    HistoryQueries,
 ):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
