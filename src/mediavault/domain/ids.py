@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
-import string
 import time
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
-_TOKEN_ALPHABET = string.ascii_letters + string.digits + "._"
 
 
 def new_object_id() -> str:
@@ -24,8 +23,11 @@ def is_object_id(value: str) -> bool:
 
 
 def new_version_token() -> str:
-    """The 32-character token of a version URL (`?ik-obj-version=`); opaque, not the id."""
-    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(32))
+    """The 32-character token of a version URL (`?ik-obj-version=`); opaque, not the id.
+
+    192 random bits in base64 with `.` and `_` for its last two symbols: letters, digits, `.`
+    and `_`, each character uniform, from one call for random bytes rather than 32."""
+    return base64.b64encode(secrets.token_bytes(24), altchars=b"._").decode("ascii")
 
 
 def new_lease_id() -> str:
