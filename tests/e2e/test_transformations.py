@@ -161,6 +161,44 @@ TABLE: list[tuple[list[dict[str, Any]], tuple[int, int], str, str, dict[tuple[in
     ([{"width": 200, "radius": "max"}], (200, 160), "PNG", "RGBA", {(0, 0): (None, None, None, 0)}),
     ([{"width": 200, "border": "5_FF00FF"}], (210, 170), "JPEG", "RGB", {(1, 1): MAGENTA}),
     ([{"named": "square"}], (100, 100), "JPEG", "RGB", {(5, 5): RED}),
+    ([{"width": 0.5}], (500, 400), "JPEG", "RGB", {(5, 5): RED, (495, 395): YELLOW}),
+    (
+        [{"aspect_ratio": "4-3", "width": 400}],
+        (400, 300),
+        "JPEG",
+        "RGB",
+        {(5, 5): RED, (395, 295): YELLOW},
+    ),
+    ([{"width": 300, "height": 300, "crop": "at_least"}], (375, 300), "JPEG", "RGB", {}),
+    # Below the test server's pixel limit, which bounds what a chain may produce as well.
+    ([{"width": 1100, "height": 900, "crop": "at_max_enlarge"}], (1100, 880), "JPEG", "RGB", {}),
+    (
+        [{"width": 1100, "height": 900, "crop_mode": "pad_extract", "background": "00FF00"}],
+        (1100, 900),
+        "JPEG",
+        "RGB",
+        {(5, 5): (0, 255, 0), (100, 100): RED, (1000, 800): YELLOW},
+    ),
+    (
+        [{"x": 10, "y": 20, "width": 100, "height": 100, "crop_mode": "extract"}],
+        (100, 100),
+        "JPEG",
+        "RGB",
+        {(50, 50): RED},
+    ),
+    (
+        [{"width": 100, "height": 100, "crop_mode": "extract", "focus": "auto"}],
+        (100, 100),
+        "JPEG",
+        "RGB",
+        {},
+    ),  # fmt: skip
+    ([{"dpr": 2, "width": 100}], (200, 160), "JPEG", "RGB", {(5, 5): RED}),
+    ([{"quality": 30}], (1000, 800), "JPEG", "RGB", {(5, 5): RED}),
+    ([{"blur": 10}], (1000, 800), "JPEG", "RGB", {(5, 5): RED, (995, 795): YELLOW}),
+    ([{"rotation": "auto"}], (1000, 800), "JPEG", "RGB", {(5, 5): RED}),
+    ([{"width": 200, "format": "png", "lossless": True}], (200, 160), "PNG", "RGB", {}),
+    ([{"width": 200, "progressive": True}], (200, 160), "JPEG", "RGB", {(5, 5): RED}),
 ]
 
 
