@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from mediavault.domain.ids import is_object_id
-from mediavault.domain.models import FileVersion
+from mediavault.domain.models import FileVersion, Version
 from mediavault.domain.versioning import ensure_deletable
-from mediavault.errors import AssetNotFound, FileNotFound, InvalidVersionId, VersionNotFound
+from mediavault.errors import (
+    AssetNotFound,
+    FileNotFound,
+    InvalidVersionId,
+    VersionNotFound,
+    VersionPinned,
+)
 from mediavault.services.clock import now_ms
 from mediavault.services.files import checked_file_id, current
-from mediavault.services.garbage import collecting_garbage
+from mediavault.services.garbage import Garbage, collecting_garbage
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
+from mediavault.storage.metadata import Transaction
 
 
 def list_versions(stores: Stores, file_id: str) -> list[FileVersion]:
@@ -24,7 +31,7 @@ def list_versions(stores: Stores, file_id: str) -> list[FileVersion]:
 
 
 def get_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
-    file_id, version_id = checked_file_id(file_id), _checked_version_id(version_id)
+    file_id, version_id = checked_file_id(file_id), checked_version_id(version_id)
     with stores.meta.lookups() as lookups:
         found = lookups.version(file_id, version_id)
     if found is None:
@@ -35,16 +42,27 @@ def get_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
 @retry_on_conflict
 def delete_version(stores: Stores, file_id: str, version_id: str) -> None:
     """Delete a non-current version for good; its blob goes if nothing else references it."""
-    file_id, version_id = checked_file_id(file_id), _checked_version_id(version_id)
+    file_id, version_id = checked_file_id(file_id), checked_version_id(version_id)
     with collecting_garbage(stores) as garbage, stores.meta.write() as tx:
         file = tx.get_file(file_id, lock=True)
         version = tx.get_version(file_id, version_id) if file else None
         if file is None or version is None:
             raise AssetNotFound()
         ensure_deletable(version)
-        tx.delete_version(version_id)
-        stores.events.version_deleted(tx, file_id, version_id, now_ms())
-        garbage.collect(tx, [version.content.digest])
+        if tx.is_pinned(version_id):
+            raise VersionPinned()
+        remove_version(stores, tx, garbage, version, now_ms())
+
+
+def remove_version(
+    stores: Stores, tx: Transaction, garbage: Garbage, version: Version, now: int
+) -> None:
+    """Delete a non-current version whose file is locked in `tx`: its row, its event, and its
+    blob (marked here, removed after the commit) if nothing else references it. The one
+    deletion path of a version, for the API and for retention alike."""
+    tx.delete_version(version.id)
+    stores.events.version_deleted(tx, version.file_id, version.id, now)
+    garbage.collect(tx, [version.content.digest])
 
 
 @retry_on_conflict
@@ -53,7 +71,7 @@ def restore_version(stores: Stores, file_id: str, version_id: str) -> FileVersio
 
     Restoring the version that is already current changes nothing, so a retried PUT is safe.
     """
-    file_id, version_id = checked_file_id(file_id), _checked_version_id(version_id)
+    file_id, version_id = checked_file_id(file_id), checked_version_id(version_id)
     with stores.meta.write() as tx:
         file = tx.get_file(file_id, lock=True)
         if file is None:
@@ -72,7 +90,7 @@ def restore_version(stores: Stores, file_id: str, version_id: str) -> FileVersio
         return restored
 
 
-def _checked_version_id(version_id: str) -> str:
+def checked_version_id(version_id: str) -> str:
     if not is_object_id(version_id):
         raise InvalidVersionId()
     return version_id.lower()

@@ -37,6 +37,7 @@ from mediavault.storage.history_queries import HistoryQueries
 from mediavault.storage.listing import ListingQueries
 from mediavault.storage.lookups import IS_CURRENT, Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
+from mediavault.storage.retention_queries import RetentionQueries
 from mediavault.storage.rows import file_from, version_from
 from mediavault.storage.tables import files, version_tags, versions
 from mediavault.storage.transfer_queries import TransferQueries
@@ -106,6 +107,7 @@ class Transaction(
     TransferQueries,
     FsckQueries,
     HistoryQueries,
+    RetentionQueries,
 ):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
