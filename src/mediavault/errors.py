@@ -5,6 +5,8 @@ MediaVaultError
 │   ├── InvalidFileId
 │   ├── InvalidVersionId
 │   ├── CannotDeleteCurrentVersion
+│   ├── VersionPinned         deleting a pinned version
+│   ├── NotComparable         a heatmap of versions that are not both pictures
 │   ├── FileAlreadyExists     overwriteFile=false onto an existing path
 │   ├── VersionLimitReached
 │   ├── FileTooLarge
@@ -14,11 +16,16 @@ MediaVaultError
 ├── Unauthenticated           no private key supplied
 ├── Forbidden                 the key is not the account's
 ├── Conflict                  e.g. rename onto an existing name
-│   └── WriteConflict         lost a race with a concurrent write; retried before it surfaces
+│   ├── WriteConflict         lost a race with a concurrent write; retried before it surfaces
+│   ├── RetentionPolicyExists a second policy for one folder
+│   └── IdempotencyKeyInUse   the first request with this Idempotency-Key is still running
+├── PreconditionFailed        If-Match / If-None-Match do not hold: nothing changed
+├── IdempotencyKeyReused      the same Idempotency-Key with a different request
 ├── NotFound
 │   ├── FileNotFound
 │   ├── VersionNotFound
 │   ├── AssetNotFound         the versions endpoints' wording for a missing file or version
+│   ├── RetentionPolicyNotFound
 │   └── FilesNotFound         bulk delete: carries the missing ids
 ├── StorageUnavailable        the object store failed; the request changed nothing
 └── BlobMissing               stored bytes are gone: a broken invariant, never the client's fault
@@ -66,6 +73,14 @@ class CannotDeleteCurrentVersion(InvalidRequest):
     message = "You cannot delete current version of a file."
 
 
+class VersionPinned(InvalidRequest):
+    message = "This version is pinned; unpin it before deleting it."
+
+
+class NotComparable(InvalidRequest):
+    message = "A difference image needs two versions that are both images this server decodes."
+
+
 class FileAlreadyExists(InvalidRequest):
     message = (
         "A file with the same name already exists at the exact location. We could not overwrite "
@@ -109,6 +124,10 @@ class AssetNotFound(NotFound):
     message = "The requested asset does not exist."
 
 
+class RetentionPolicyNotFound(NotFound):
+    message = "The requested retention policy does not exist."
+
+
 class FilesNotFound(NotFound):
     message = "The requested file(s) does not exist."
 
@@ -125,6 +144,32 @@ class WriteConflict(Conflict):
     """A concurrent request changed the same rows first; running again will succeed."""
 
     message = "Another request changed this resource at the same time. Please try again."
+
+
+class RetentionPolicyExists(Conflict):
+    message = (
+        "This folder already has a retention policy. Delete it first to replace it: one policy "
+        "per folder."
+    )
+
+
+class IdempotencyKeyInUse(Conflict):
+    """The first request with this key is still running; once it ends, a retry replays it."""
+
+    message = "A request with this Idempotency-Key is still being processed. Retry it later."
+
+
+class PreconditionFailed(MediaVaultError):
+    """An If-Match or If-None-Match condition does not hold; the request changed nothing."""
+
+    message = "The file has changed."
+
+
+class IdempotencyKeyReused(MediaVaultError):
+    message = (
+        "This Idempotency-Key was already used with a different request. "
+        "Use a new key for a new request."
+    )
 
 
 class StorageUnavailable(MediaVaultError):
