@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -237,3 +238,46 @@ def fsck(
     if not report.clean:
         raise SystemExit(1)
     click.echo("clean")
+
+
+@main.group()
+def retention() -> None:
+    """Retention policies (declared with POST /v1/retentionPolicies)."""
+
+
+@retention.command("apply")
+@backend_options
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted; change nothing.")
+def retention_apply(
+    data: Path | None, database_url: str | None, blob_url: str | None, dry_run: bool
+) -> None:
+    """Apply every retention policy now, file by file, and print each version deleted.
+
+    With --dry-run, print what would be deleted and the bytes that would be freed. The
+    progress bar goes to standard error, the versions to standard output.
+    """
+    from mediavault.services import retention as policies
+
+    with open_library(data, database_url, blob_url) as stores:
+        file_ids = policies.governed_file_ids(stores)
+        removals: list[policies.Removal] = []
+        label = "Checking files" if dry_run else "Applying retention"
+        with click.progressbar(file_ids, label=label, file=sys.stderr) as files:
+            for file_id in files:
+                if dry_run:
+                    removals += policies.plan_files(stores, [file_id]).removals
+                else:
+                    removals += policies.apply_to_file(stores, file_id)
+        verb = "would delete" if dry_run else "deleted"
+        for removal in removals:
+            version = removal.version
+            click.echo(
+                f"{verb} {version.file_id} {version.id} {version.name} "
+                f"(policy {removal.policy_id}: {removal.reason})"
+            )
+        summary = f"{len(removals)} versions of {len(file_ids)} files"
+        if dry_run:
+            freed = policies.bytes_freed(stores, removals)
+            click.echo(f"Would delete {summary}, freeing {freed} bytes.")
+        else:
+            click.echo(f"Deleted {summary}.")

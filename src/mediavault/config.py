@@ -62,6 +62,9 @@ class Settings:
     staging_grace_seconds: int = 3600
     # How often each server process looks for abandoned staging objects, leases, deletions.
     collect_interval_seconds: int = 300
+    # How often each server process applies the retention policies (jittered); 0: never (then
+    # `mediavault retention apply` is the only way they are applied).
+    retention_interval_seconds: int = 3600
     max_versions_per_file: int = 100
     thumbnail_size: int = 200
     # Image transformations (media/transform). Inputs with more pixels than this (all frames

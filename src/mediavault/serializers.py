@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from msgspec import Struct
 
 from mediavault.domain.models import File, FileVersion, Folder, JsonObject
+from mediavault.domain.retention import Policy, rules_json
 from mediavault.domain.times import iso
 from mediavault.storage.lookups import LISTED_COLUMNS, VersionList
 from mediavault.urls import UrlBuilder
+
+if TYPE_CHECKING:
+    from mediavault.services.compare import Comparison
+    from mediavault.services.retention import Removal
 
 _CAMEL = {
     "created_at": "createdAt",
@@ -220,4 +225,61 @@ def folder_object(folder: Folder) -> dict[str, Any]:
         "customMetadata": {},
         "createdAt": iso(folder.created_at),
         "updatedAt": iso(folder.updated_at),
+    }
+
+
+# -- Beyond ImageKit (issue 13): retention policies, previews, comparisons --------------------
+
+# The File object's fields that describe a version's content and metadata: what compare reports.
+COMPARED_FIELDS = (
+    "size", "mime", "fileType", "width", "height", "hasAlpha", "tags", "AITags",
+    "customMetadata", "customCoordinates", "description", "isPrivateFile", "isPublished",
+)  # fmt: skip
+
+
+def policy_object(policy: Policy) -> dict[str, Any]:
+    return {
+        "id": policy.id,
+        "folderPath": policy.folder_path,
+        **rules_json(policy.rules),
+        "createdAt": iso(policy.created_at),
+        "updatedAt": iso(policy.updated_at),
+    }
+
+
+def retention_plan(removals: list[Removal], bytes_freed: int) -> dict[str, Any]:
+    return {
+        "wouldDelete": [
+            {
+                "fileId": r.version.file_id,
+                "versionId": r.version.id,
+                "versionName": r.version.name,
+                "reason": r.reason,
+            }
+            for r in removals
+        ],
+        "bytesFreed": bytes_freed,
+    }
+
+
+def comparison_object(result: Comparison, urls: UrlBuilder) -> dict[str, Any]:
+    before, after = file_object(result.before, urls), file_object(result.after, urls)
+    changed = {
+        name: {"from": before.get(name), "to": after.get(name)}
+        for name in COMPARED_FIELDS
+        if before.get(name) != after.get(name)
+    }
+    image = result.image
+    return {
+        "sameContent": result.same_content,
+        "changed": changed,
+        "image": None
+        if image is None
+        else {
+            "from": {"width": image.from_size[0], "height": image.from_size[1]},
+            "to": {"width": image.to_size[0], "height": image.to_size[1]},
+            "changedPixelRatio": image.changed_pixel_ratio,
+            "meanAbsoluteDifference": image.mean_absolute_difference,
+            "perceptualHashDistance": image.perceptual_hash_distance,
+        },
     }

@@ -21,15 +21,17 @@ from mediavault.api.errors import EXCEPTION_HANDLERS
 from mediavault.api.fast_reads import FastReads
 from mediavault.api.routes import (
     assets,
+    compare,
     custom_metadata,
     delivery,
     files,
     organize,
+    retention,
     upload,
     versions,
 )
 from mediavault.config import Settings
-from mediavault.services.collector import Collector
+from mediavault.services.collector import Collector, RetentionApplier
 from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores, read_private_key
 
@@ -65,6 +67,9 @@ def create_app(settings: Settings) -> ASGIApp:
             background.append(asyncio.create_task(sender.run()))
         collector = Collector(stores, settings.collect_interval_seconds)
         background.append(asyncio.create_task(collector.run()))
+        if settings.retention_interval_seconds > 0:
+            applier = RetentionApplier(stores, settings.retention_interval_seconds)
+            background.append(asyncio.create_task(applier.run()))
 
     async def stop_background() -> None:
         for task in background:
@@ -82,6 +87,9 @@ def create_app(settings: Settings) -> ASGIApp:
             assets.router,
             organize.router,
             custom_metadata.router,
+            retention.policies_router,
+            retention.pins_router,
+            compare.router,
             delivery_mount,
             healthz,
         ],

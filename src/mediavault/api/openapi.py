@@ -37,6 +37,7 @@ from mediavault.api.guards import QUERY_OPT
 from mediavault.api.listing_params import SORT_KEYS
 from mediavault.domain.custom_metadata import TYPES as FIELD_TYPES
 from mediavault.domain.names import MAX_FILE_NAME_CHARS, MAX_FOLDER_DEPTH, MAX_FOLDER_SEGMENT_CHARS
+from mediavault.domain.retention import MAX_DAYS, MAX_KEEP_LAST, MAX_THIN_RULES, PERIODS
 from mediavault.serializers import UPLOAD_RESPONSE_FIELDS
 
 _STRING = Schema(type=OpenAPIType.STRING)
@@ -500,3 +501,112 @@ def delivery_path_item() -> PathItem:
         get=operation("DeliverFile", "Deliver a file's or a version's bytes"),
         head=operation("DeliverFileHead", "A file's headers, without the bytes"),
     )
+
+
+# --- beyond ImageKit: retention policies, pins, compare ----------------------------------
+
+_DAYS = Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_DAYS)
+_THIN_RULE = _object(
+    "olderThanDays keepOnePer",
+    olderThanDays=Schema(type=OpenAPIType.INTEGER, minimum=0, maximum=MAX_DAYS),
+    keepOnePer=Schema(type=OpenAPIType.STRING, enum=list(PERIODS)),
+)
+_THIN_RULE.additional_properties = False
+_THIN = Schema(type=OpenAPIType.ARRAY, items=_THIN_RULE, min_items=1, max_items=MAX_THIN_RULES)
+_RULES = {
+    "keepLast": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_KEEP_LAST),
+    "keepDays": _DAYS,
+    "thin": _THIN,
+}
+RETENTION_POLICY_CREATE = _object(
+    "folderPath",
+    folderPath=Schema(
+        type=OpenAPIType.STRING,
+        pattern=_path_pieces(nul=r"\u0000"),
+        description="The folder, e.g. `/a/b/`; the policy covers every folder below it that "
+        "has no policy of its own.",
+    ),
+    **_RULES,
+)
+RETENTION_POLICY_CREATE.additional_properties = False
+RETENTION_POLICY_CREATE.any_of = [_object(name) for name in _RULES]
+RETENTION_POLICY_CREATE.description = (
+    "At least one rule; a version is kept if any rule keeps it (docs/decisions.md)."
+)
+RETENTION_POLICY = _object(
+    "id folderPath createdAt updatedAt",
+    id=_STRING,
+    folderPath=_STRING,
+    **_RULES,
+    createdAt=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+    updatedAt=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+)
+RETENTION_POLICY_LIST = Schema(type=OpenAPIType.ARRAY, items=RETENTION_POLICY)
+RETENTION_PREVIEW = _object(
+    "wouldDelete bytesFreed",
+    wouldDelete=Schema(
+        type=OpenAPIType.ARRAY,
+        items=_object(
+            "fileId versionId versionName reason",
+            fileId=_STRING,
+            versionId=_STRING,
+            versionName=_STRING,
+            reason=_STRING,
+        ),
+    ),
+    bytesFreed=Schema(type=OpenAPIType.INTEGER, minimum=0),
+)
+
+# The File object with `pinned`, for the version reads that are asked for it.
+FILE_WITH_PIN = replace(FILE, properties={**(FILE.properties or {}), "pinned": _BOOLEAN})
+FILE_WITH_PIN_LIST = Schema(type=OpenAPIType.ARRAY, items=FILE_WITH_PIN)
+INCLUDE_QUERY = [
+    _query(
+        "include",
+        Schema(type=OpenAPIType.STRING, enum=["pinned"]),
+        "`pinned` adds `pinned: true|false` to each File object (not an ImageKit field).",
+    )
+]
+
+_SIZE = _object("width height", width=_INTEGER, height=_INTEGER)
+_CHANGE = _object("from to", **{"from": Schema(), "to": Schema()})
+COMPARISON = _object(
+    "sameContent changed image",
+    sameContent=_BOOLEAN,
+    changed=Schema(
+        type=OpenAPIType.OBJECT,
+        additional_properties=_CHANGE,
+        description="The File object's fields that differ, e.g. `size`, `tags`.",
+    ),
+    image=_nullable(
+        _object(
+            "from to changedPixelRatio meanAbsoluteDifference perceptualHashDistance",
+            **{"from": _SIZE, "to": _SIZE},
+            changedPixelRatio=Schema(type=OpenAPIType.NUMBER, minimum=0, maximum=1),
+            meanAbsoluteDifference=Schema(type=OpenAPIType.NUMBER, minimum=0, maximum=1),
+            perceptualHashDistance=Schema(type=OpenAPIType.INTEGER, minimum=0, maximum=64),
+        )
+    ),
+)
+COMPARE_QUERY = [
+    _query(
+        "heatmap",
+        _BOOLEAN_TEXT,
+        "`true`: answer a PNG difference image instead (both versions must be images).",
+    )
+]
+
+
+def with_png(operation_class: type[Operation], status: int = 200) -> type[Operation]:
+    """The operation, with an `image/png` answer beside the JSON one of `status`."""
+
+    @dataclass
+    class WithPng(operation_class):  # type: ignore[valid-type,misc]  # a class made at runtime
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            response = (self.responses or {})[str(status)]
+            assert isinstance(response, OpenAPIResponse) and response.content is not None
+            binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+            response.content["image/png"] = OpenAPIMediaType(schema=binary)
+
+    return WithPng

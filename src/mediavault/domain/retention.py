@@ -7,11 +7,12 @@ epoch milliseconds:
 - `keepLast: N` keeps the current version and the N-1 highest-numbered other versions.
 - `keepDays: N` keeps every version created within the last N days (`created_at >= now - N
   days`).
-- `thin: [{olderThanDays: D, keepOnePer: "day" | "week"}, ...]`, sorted by D, thins bands of
-  age: a rule acts on the versions older than its D days and not older than the next rule's D
-  days (the last rule's band has no end), and keeps in its band the newest version (highest
-  number) of each UTC calendar day, or of each ISO week (Monday to Sunday, UTC). Versions
-  younger than the smallest D are kept by `thin` (thinning has not begun for them).
+- `thin: [{olderThanDays: D, keepOnePer: "day" | "week"}, ...]` thins bands of age: a rule
+  acts on the versions older than its D days and not older than the next larger D of the list
+  (the band of the largest D has no end), and keeps in its band the newest version (highest
+  number) of each UTC calendar day, or of each ISO week (Monday to Sunday, UTC). Rules with
+  the same D share a band (either keeping a version keeps it). Versions younger than the
+  smallest D are kept by `thin`: thinning has not begun for them.
 """
 
 from __future__ import annotations
@@ -108,8 +109,6 @@ def _thin(value: Any) -> tuple[ThinRule, ...]:
         if item["keepOnePer"] not in PERIODS:
             raise InvalidRequest('thin: keepOnePer must be "day" or "week".')
         rules.append(ThinRule(days, item["keepOnePer"]))
-    if len({r.older_than_days for r in rules}) != len(rules):
-        raise InvalidRequest("thin: two rules have the same olderThanDays.")
     return tuple(sorted(rules, key=lambda r: r.older_than_days))
 
 
@@ -185,21 +184,24 @@ def _thinned(
     reasons: dict[str, str] = {}
     if not rules:
         return kept, reasons
-    bounds = [now - r.older_than_days * DAY_MS for r in rules]  # newest edge of each band
+    # Each distinct olderThanDays starts a band; rules with the same one share it.
+    starts = sorted({r.older_than_days for r in rules})
     for version in ordered:
-        if version.created_at >= bounds[0]:
+        if version.created_at >= now - starts[0] * DAY_MS:
             kept.add(version.id)  # younger than every band
-    for index, rule in enumerate(rules):
-        older_edge = bounds[index + 1] if index + 1 < len(rules) else None
+    for rule in rules:
+        index = starts.index(rule.older_than_days)
+        newest_edge = now - rule.older_than_days * DAY_MS
+        older_edge = now - starts[index + 1] * DAY_MS if index + 1 < len(starts) else None
         seen: set[str] = set()
         for version in ordered:  # newest number first: the first of each period is kept
-            if version.created_at >= bounds[index]:
+            if version.created_at >= newest_edge:
                 continue
             if older_edge is not None and version.created_at < older_edge:
                 continue
             period = period_of(version.created_at, rule.keep_one_per)
             if period in seen:
-                reasons[version.id] = f"a newer version of {period} is kept"
+                reasons.setdefault(version.id, f"a newer version of {period} is kept")
             else:
                 seen.add(period)
                 kept.add(version.id)

@@ -68,16 +68,17 @@ class RetentionQueries:
         )
         return list(self._db.scalars(query))
 
-    def referenced_elsewhere(self, digests: Iterable[str], version_ids: Iterable[str]) -> set[str]:
-        """Which of `digests` a version other than `version_ids` references (trash included)."""
-        wanted, excluded = list(digests), list(version_ids)
-        live = sa.select(versions.c.blob_digest).where(
-            versions.c.blob_digest.in_(wanted), versions.c.id.not_in(excluded)
+    def blob_references(self, digests: Iterable[str]) -> list[tuple[str, str]]:
+        """(digest, version id) of every version, trashed ones included, referencing one of
+        `digests`."""
+        wanted = list(digests)
+        live = sa.select(versions.c.blob_digest, versions.c.id).where(
+            versions.c.blob_digest.in_(wanted)
         )
-        trashed = sa.select(trashed_versions.c.blob_digest).where(
+        trashed = sa.select(trashed_versions.c.blob_digest, trashed_versions.c.id).where(
             trashed_versions.c.blob_digest.in_(wanted)
         )
-        return set(self._db.scalars(live.union(trashed)))
+        return [(row[0], row[1]) for row in self._db.execute(live.union_all(trashed))]
 
     # -- pins ---------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from mediavault.api import openapi
 from mediavault.api.context import context_of, run_lookup
 from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.openapi import documented
+from mediavault.api.routes.retention import include_pinned
 from mediavault.serializers import file_object
 from mediavault.services import versions
 
@@ -19,27 +20,37 @@ from mediavault.services import versions
 @get(
     "/{file_id:str}/versions",
     summary="List all versions of a file, current first",
-    operation_class=documented({200: ("Every version.", openapi.FILE_LIST)}),
+    operation_class=documented(
+        {200: ("Every version.", openapi.FILE_WITH_PIN_LIST)}, query=openapi.INCLUDE_QUERY
+    ),
+    opt=openapi.accepts(openapi.INCLUDE_QUERY),
 )
 async def list_file_versions(
     request: Request[Any, Any, Any], file_id: FromPath[str]
 ) -> list[dict[str, Any]]:
     ctx = context_of(request)
     items = await run_lookup(ctx, versions.list_versions, ctx.stores, file_id)
-    return [file_object(item, ctx.urls) for item in items]
+    body = [file_object(item, ctx.urls) for item in items]
+    await include_pinned(request, ctx, file_id, body)
+    return body
 
 
 @get(
     "/{file_id:str}/versions/{version_id:str}",
     summary="Get one version of a file",
-    operation_class=documented({200: ("The version.", openapi.FILE)}),
+    operation_class=documented(
+        {200: ("The version.", openapi.FILE_WITH_PIN)}, query=openapi.INCLUDE_QUERY
+    ),
+    opt=openapi.accepts(openapi.INCLUDE_QUERY),
 )
 async def get_file_version(
     request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
 ) -> dict[str, Any]:
     ctx = context_of(request)
     item = await run_lookup(ctx, versions.get_version, ctx.stores, file_id, version_id)
-    return file_object(item, ctx.urls)
+    body = file_object(item, ctx.urls)
+    await include_pinned(request, ctx, file_id, [body])
+    return body
 
 
 @delete(

@@ -146,6 +146,52 @@ def render(chain: Chain, source: Source, target: Path, policy: str, limits: Limi
         source_input.close()
 
 
+def upright_size(source: Source, limits: Limits) -> tuple[int, int] | None:
+    """The upright size of a picture's first frame, or None for bytes that are not one.
+    Raises TransformationLimit above the pixel limit (media/compare.py)."""
+    source_input = _Input(source)
+    try:
+        header = _header(source_input)
+        source_input.raise_failure()
+        if header is None:
+            _, header = _pillow(source_input, limits)
+            if header is None:
+                return None
+        _check_input(header.width, header.height, limits)
+        return header.width, header.height
+    finally:
+        source_input.close()
+
+
+def decode_upright(source: Source, size: tuple[int, int], limits: Limits) -> pyvips.Image | None:
+    """A picture's first frame, upright, 8-bit sRGB (alpha kept), at exactly `size` and held
+    in memory; None for bytes that are not a picture (media/compare.py)."""
+    source_input = _Input(source)
+    try:
+        header = _header(source_input)
+        source_input.raise_failure()
+        image: pyvips.Image | None
+        if header is None:
+            image, header = _pillow(source_input, limits)
+            if image is None or header is None:
+                return None
+        else:
+            _check_input(header.width, header.height, limits)
+            image = _load(source_input, header, size, animated=False)
+        image = _to_srgb(image)
+        if (image.width, image.height) != size:
+            image = _resize(image, size)
+        image = image.copy_memory()
+        source_input.raise_failure()
+        return image
+    except pyvips.Error as exc:
+        source_input.raise_failure()
+        log.warning("image could not be decoded for a comparison: %s", str(exc).strip())
+        return None
+    finally:
+        source_input.close()
+
+
 def _render(chain: Chain, source: _Input, target: Path, policy: str, limits: Limits) -> str | None:
     header = _header(source)
     source.raise_failure()
