@@ -34,6 +34,7 @@ from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
 from mediavault.storage.history_queries import HistoryQueries
+from mediavault.storage.idempotency_queries import IdempotencyQueries
 from mediavault.storage.listing import ListingQueries
 from mediavault.storage.lookups import IS_CURRENT, Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
@@ -107,6 +108,7 @@ class Transaction(
     TransferQueries,
     FsckQueries,
     HistoryQueries,
+    IdempotencyQueries,
     RetentionQueries,
 ):
     def __init__(self, connection: sa.Connection) -> None:
