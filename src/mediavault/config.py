@@ -93,6 +93,11 @@ class Settings:
     # Upload by URL from loopback and private addresses; off, so uploads cannot probe inside
     # the network the server sits in.
     url_upload_allow_private: bool = False
+    # How long the answer to a request with an Idempotency-Key is kept for its retries.
+    idempotency_hours: float = 24
+    # Deleted files stay this many days in the trash (GET /v1/trash), bytes and all, then the
+    # collector purges them; 0 deletes at once. Fractions of a day are accepted.
+    trash_days: float = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -146,6 +151,10 @@ class Settings:
         return self.blob_url or (self.data / "blobs").as_uri()
 
     @property
+    def idempotency_lifetime_ms(self) -> int:
+        return int(self.idempotency_hours * 3_600_000)
+
+    @property
     def cache_root(self) -> Path:
         return self.data / "cache"
 
@@ -162,6 +171,8 @@ def _parse(name: str, annotation: Any, raw: str) -> Any:
             raise ValueError(f"{ENV_PREFIX}{name.upper()} must be true or false, got {raw!r}")
         return lowered in ("1", "true", "yes", "on")
     try:
+        if "float" in kind:
+            return float(raw)
         if "int" in kind:
             return int(raw)
         if "Path" in kind:

@@ -18,6 +18,7 @@ MediaVaultError
 ├── Conflict                  e.g. rename onto an existing name
 │   ├── WriteConflict         lost a race with a concurrent write; retried before it surfaces
 │   ├── RetentionPolicyExists a second policy for one folder
+│   ├── PathTaken             a file restored from the trash onto a path in use
 │   └── IdempotencyKeyInUse   the first request with this Idempotency-Key is still running
 ├── PreconditionFailed        If-Match / If-None-Match do not hold: nothing changed
 ├── IdempotencyKeyReused      the same Idempotency-Key with a different request
@@ -151,6 +152,10 @@ class RetentionPolicyExists(Conflict):
         "This folder already has a retention policy. Delete it first to replace it: one policy "
         "per folder."
     )
+
+
+class PathTaken(Conflict):
+    message = "A file already exists at this path."
 
 
 class IdempotencyKeyInUse(Conflict):

@@ -17,6 +17,9 @@ from mediavault.urls import UrlBuilder
 if TYPE_CHECKING:
     from mediavault.services.compare import Comparison
     from mediavault.services.retention import Removal
+    from mediavault.services.usage import StorageUsage
+    from mediavault.storage.history_queries import FileEvent
+    from mediavault.storage.trash_queries import TrashedFile
 
 _CAMEL = {
     "created_at": "createdAt",
@@ -282,4 +285,35 @@ def comparison_object(result: Comparison, urls: UrlBuilder) -> dict[str, Any]:
             "meanAbsoluteDifference": image.mean_absolute_difference,
             "perceptualHashDistance": image.perceptual_hash_distance,
         },
+    }
+
+
+def file_event_object(event: FileEvent) -> dict[str, Any]:
+    """One entry of a file's history (GET /v1/files/{fileId}/history)."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "at": iso(event.at),
+        "versionId": event.version_id,
+        "details": event.details,
+    }
+
+
+def trashed_file_object(trashed: TrashedFile, urls: UrlBuilder) -> dict[str, Any]:
+    """A file in the trash: the File object of its current version, and when it was deleted."""
+    return {
+        **file_object(trashed.item, urls),
+        "deletedAt": iso(trashed.deleted_at),
+        "versionCount": trashed.version_count,
+    }
+
+
+def storage_usage_object(usage: StorageUsage) -> dict[str, Any]:
+    return {
+        "files": usage.files,
+        "versions": usage.versions,
+        "currentBytes": usage.current_bytes,
+        "versionBytes": usage.version_bytes,
+        "trashBytes": usage.trash_bytes,
+        "physicalBytes": usage.physical_bytes,
     }

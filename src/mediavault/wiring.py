@@ -34,6 +34,7 @@ def build_stores(settings: Settings) -> Stores:
         liveness=liveness,
         max_versions_per_file=settings.max_versions_per_file,
         staging_grace_ms=settings.staging_grace_seconds * 1000,
+        trash_ms=round(settings.trash_days * 86_400_000),
     )
 
 

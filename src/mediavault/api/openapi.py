@@ -370,6 +370,43 @@ _ERRORS = {
 }
 
 
+# Beyond ImageKit (issue 13): conditional writes and idempotent retries, as request headers.
+_IF_MATCH = Parameter(
+    name="If-Match",
+    param_in="header",
+    required=False,
+    schema=Schema(type=OpenAPIType.STRING, pattern=r'^(?:\*|"[0-9a-fA-F]{24}")$'),
+    description='Change the file only if its current version is this one: `"<versionId>"` '
+    "(the ETag of a read), or `*` for any. Otherwise 412 and nothing changes.",
+)
+_IF_NONE_MATCH = Parameter(
+    name="If-None-Match",
+    param_in="header",
+    required=False,
+    schema=Schema(type=OpenAPIType.STRING, enum=["*"]),
+    description="`*`: create only; 412 if a file exists at the path. Needs "
+    "`useUniqueFileName=false`, as If-Match does.",
+)
+_IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key",
+    param_in="header",
+    required=False,
+    # Printable ASCII; no outer spaces, which HTTP strips from a header's value.
+    schema=Schema(type=OpenAPIType.STRING, pattern=r"^[!-~](?:[ -~]{0,253}[!-~])?$"),
+    description="A retry with the same key and request gets the first answer again "
+    "(`Idempotent-Replayed: true`) and changes nothing; with another request, 422.",
+)
+_ETAG: dict[str, OpenAPIHeader | Reference] = {
+    "ETag": OpenAPIHeader(schema=_STRING, description='`"<current versionId>"`')
+}
+_PRECONDITION_ERRORS = {412: "If-Match or If-None-Match does not hold; nothing changed."}
+_IDEMPOTENCY_ERRORS = {
+    409: "A concurrent write won, or the first request with this Idempotency-Key still runs; "
+    "the request may be retried.",
+    422: "This Idempotency-Key was used with a different request.",
+}
+
+
 def _json(schema: Schema) -> dict[str, OpenAPIMediaType]:
     return {"application/json": OpenAPIMediaType(schema=schema)}
 
@@ -384,9 +421,25 @@ def documented(
     media_type: str = "application/json",
     query: Sequence[Parameter] = (),
     errors: Mapping[int, str] | None = None,
+    *,
+    etag: bool = False,
+    if_match: bool = False,
+    if_none_match: bool = False,
+    idempotent: bool = False,
 ) -> type[Operation]:
-    """An Operation class for a route: its success responses, body, query and errors."""
+    """An Operation class for a route: its success responses, body, query and errors; the
+    flags add the ETag of success responses and the headers of issue 13 the route takes."""
     all_errors = {**_ERRORS, **(errors or {})}
+    headers: list[Parameter] = []
+    if if_match:
+        headers.append(_IF_MATCH)
+    if if_none_match:
+        headers.append(_IF_NONE_MATCH)
+    if if_match or if_none_match:
+        all_errors.update(_PRECONDITION_ERRORS)
+    if idempotent:
+        headers.append(_IDEMPOTENCY_KEY)
+        all_errors.update(_IDEMPOTENCY_ERRORS)
 
     @dataclass
     class DocumentedOperation(Operation):
@@ -394,7 +447,9 @@ def documented(
             described: dict[str, OpenAPIResponse | Any] = {}
             for status, (description, schema) in responses.items():
                 described[str(status)] = OpenAPIResponse(
-                    description=description, content=_json(schema) if schema else None
+                    description=description,
+                    content=_json(schema) if schema else None,
+                    headers=_ETAG if etag and status < 300 else None,
                 )
             for status, description in all_errors.items():
                 described[str(status)] = _error_response(description)
@@ -409,7 +464,7 @@ def documented(
                 else p
                 for p in self.parameters or []
             ]  # fmt: skip
-            self.parameters = [*params, *query] or None
+            self.parameters = [*params, *query, *headers] or None
 
     return DocumentedOperation
 
@@ -610,3 +665,60 @@ def with_png(operation_class: type[Operation], status: int = 200) -> type[Operat
             response.content["image/png"] = OpenAPIMediaType(schema=binary)
 
     return WithPng
+
+
+# --- beyond ImageKit: history, trash, storage accounting (issue 13) --------------------------
+
+_CURSOR = Schema(type=OpenAPIType.STRING, pattern=r"^[1-9][0-9]{0,17}$")
+_LIMIT = Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=1000)
+_SKIP = Schema(type=OpenAPIType.INTEGER, minimum=0)
+_EVENT_TYPES = [
+    "file.created", "file-version.created", "file-version.restored", "file-version.deleted",
+    "file.updated", "file.moved", "file.renamed", "file.copied", "file.deleted",
+    "file.trashed", "file.untrashed", "retention.applied",
+]  # fmt: skip
+FILE_EVENT = _object(
+    "id type at versionId details",
+    id=_STRING,
+    type=Schema(type=OpenAPIType.STRING, enum=_EVENT_TYPES),
+    at=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+    versionId=_nullable(_STRING),
+    details=_OBJECT,
+)
+HISTORY = _object(
+    "events next",
+    events=Schema(type=OpenAPIType.ARRAY, items=FILE_EVENT),
+    next=_nullable(_STRING),
+)
+HISTORY_QUERY = [
+    _query("limit", _LIMIT, "Events per page (default 100)."),
+    _query("after", _CURSOR, "The `next` of the previous page."),
+]
+TRASHED_FILE = replace(
+    FILE,
+    required=[*(FILE.required or []), "deletedAt", "versionCount"],
+    properties={
+        **(FILE.properties or {}),
+        "deletedAt": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+        "versionCount": Schema(type=OpenAPIType.INTEGER, minimum=1),
+    },
+    description="A file in the trash: its current version's File object, when it was deleted.",
+)
+TRASH_LIST = Schema(type=OpenAPIType.ARRAY, items=TRASHED_FILE)
+TRASH_QUERY = [
+    _query("path", _FOLDER, "Only files that were under this folder."),
+    _query("skip", _SKIP, ""),
+    _query("limit", _LIMIT, "Default 1000."),
+]
+TRASH_RESTORE = _object("", filePath=_FILE_PATH)
+_BYTES = Schema(type=OpenAPIType.INTEGER, minimum=0)
+STORAGE_USAGE = _object(
+    "files versions currentBytes versionBytes trashBytes physicalBytes",
+    files=_BYTES,
+    versions=_BYTES,
+    currentBytes=_BYTES,
+    versionBytes=_BYTES,
+    trashBytes=_BYTES,
+    physicalBytes=_BYTES,
+)
+STORAGE_QUERY = [_query("path", _FOLDER, "A folder: the figures of everything under it.")]

@@ -9,6 +9,7 @@ from mediavault.services.clock import now_ms
 from mediavault.services.garbage import collecting_garbage
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
+from mediavault.services.trash import discard_files
 from mediavault.storage.listing import ListQuery
 
 MAX_FOLDER_DELETE_ITEMS = 100_000
@@ -55,9 +56,6 @@ def delete_folder(stores: Stores, folder_path: str) -> list[str]:
                 reason="TOO_MANY_OBJECTS",
             )
         file_ids = tx.file_ids_under(path)
-        garbage.collect(tx, tx.delete_files(file_ids))
+        discard_files(stores, tx, garbage, file_ids, now_ms())
         tx.delete_folders_under(path)
-        now = now_ms()
-        for file_id in file_ids:
-            stores.events.file_deleted(tx, file_id, now)
         return file_ids

@@ -1,6 +1,7 @@
 """The periodic collector: every server process removes, now and then, what abandoned work
 left (mediavault.services.garbage.collect_abandoned), so that a crash elsewhere, or a failed
-post-commit deletion, does not leave garbage until the next start. Retention policies are
+post-commit deletion, does not leave garbage until the next start; it also purges the files
+whose trash period has passed (mediavault.services.trash). Retention policies are
 applied periodically the same way (RetentionApplier)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 
 from anyio import to_thread
 
+from mediavault.services import idempotency, trash
 from mediavault.services.garbage import collect_abandoned
 from mediavault.services.retention import apply_all
 from mediavault.services.stores import Stores
@@ -31,6 +33,14 @@ class Collector:
                 await to_thread.run_sync(collect_abandoned, self._stores)
             except Exception:  # the next round tries again
                 log.warning("collecting abandoned work failed", exc_info=True)
+            try:
+                await to_thread.run_sync(idempotency.collect, self._stores)
+            except Exception:
+                log.warning("removing expired idempotency keys failed", exc_info=True)
+            try:
+                await to_thread.run_sync(trash.purge_expired, self._stores)
+            except Exception:
+                log.warning("purging the trash failed", exc_info=True)
 
 
 class RetentionApplier:

@@ -8,9 +8,12 @@ from mediavault.domain.models import File, FileVersion
 from mediavault.domain.versioning import DetailsUpdate, PublishUpdate, Unset, apply_details
 from mediavault.errors import FileNotFound, FilesNotFound, InvalidFileId, InvalidRequest
 from mediavault.services.clock import now_ms
+from mediavault.services.events import changed_fields
 from mediavault.services.garbage import collecting_garbage
+from mediavault.services.preconditions import ensure_current_version
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
+from mediavault.services.trash import discard_files
 from mediavault.storage.metadata import Transaction
 
 MAX_BULK_DELETE = 100
@@ -27,7 +30,10 @@ def get_details(stores: Stores, file_id: str) -> FileVersion:
 
 @retry_on_conflict
 def update_details(
-    stores: Stores, file_id: str, update: DetailsUpdate | PublishUpdate
+    stores: Stores,
+    file_id: str,
+    update: DetailsUpdate | PublishUpdate,
+    expected_version: str | None = None,
 ) -> FileVersion:
     """Change the current version's snapshot in place; older versions keep theirs."""
     file_id = checked_file_id(file_id)
@@ -35,30 +41,37 @@ def update_details(
         file = tx.get_file(file_id, lock=True)
         if file is None:
             raise FileNotFound()
+        ensure_current_version(tx, file_id, expected_version)
         now = now_ms()
         if isinstance(update, PublishUpdate):
             _publish(tx, file, update, now)
+            changes = {
+                "isPublished": update.is_published,
+                "includeFileVersions": update.include_file_versions,
+            }
         else:
             version = tx.get_current_version(file_id)
             if version is None:
                 raise FileNotFound()
             if not isinstance(update.custom_metadata, Unset):
                 checked_values(update.custom_metadata, tx.list_fields())
-            tx.update_version_metadata(version.id, apply_details(version.metadata, update), now)
+            changed = apply_details(version.metadata, update)
+            tx.update_version_metadata(version.id, changed, now)
+            changes = changed_fields(version.metadata, changed)
         tx.update_file(file_id, updated_at=now)
         updated = current(tx, file_id)
-        stores.events.file_updated(tx, updated, now)
+        stores.events.file_updated(tx, updated, now, changes)
         return updated
 
 
 @retry_on_conflict
-def delete_file(stores: Stores, file_id: str) -> None:
+def delete_file(stores: Stores, file_id: str, expected_version: str | None = None) -> None:
     file_id = checked_file_id(file_id)
     with collecting_garbage(stores) as garbage, stores.meta.write() as tx:
         if tx.get_file(file_id, lock=True) is None:
             raise FileNotFound()
-        garbage.collect(tx, tx.delete_files([file_id]))
-        stores.events.file_deleted(tx, file_id, now_ms())
+        ensure_current_version(tx, file_id, expected_version)
+        discard_files(stores, tx, garbage, [file_id], now_ms())
 
 
 @retry_on_conflict
@@ -75,10 +88,7 @@ def bulk_delete(stores: Stores, file_ids: list[str]) -> list[str]:
         missing = [i for i in wanted if not is_object_id(i) or i.lower() not in found]
         if missing:
             raise FilesNotFound(missing)
-        garbage.collect(tx, tx.delete_files(found))
-        now = now_ms()
-        for file_id in wanted:
-            stores.events.file_deleted(tx, file_id.lower(), now)
+        discard_files(stores, tx, garbage, [i.lower() for i in wanted], now_ms())
     return wanted
 
 

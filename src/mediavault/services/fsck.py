@@ -2,8 +2,10 @@
 
 Checked: one current version per file, version numbers unique and under their counter, every
 version's blob recorded, present with its size and sha256, no blob that nothing references,
-no leftover staging objects, no half-finished deletions, a consistent webhook outbox, and a
-rendition cache holding nothing but renditions of existing blobs. Repair removes unreferenced
+no leftover staging objects, no half-finished deletions, a consistent webhook outbox, a
+rendition cache holding nothing but renditions of existing blobs, trashed files whose blobs are
+all there, and storage counters (folder_usage) equal to a recount. Repair rewrites the
+counters from the recount. Repair removes unreferenced
 blobs, stale staging objects, the cache's garbage and finishes interrupted deletions; it never
 touches anything a version references.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from mediavault.services.clock import now_ms
 from mediavault.services.garbage import collect_abandoned, collecting_garbage
 from mediavault.services.stores import Stores
+from mediavault.storage.usage_queries import BLOBS_ROW, Usage
 
 
 @dataclass
@@ -50,6 +53,7 @@ def _check(stores: Stores, verify_hashes: bool, repair: bool = False) -> FsckRep
         unfinished = tx.unfinished_blobs()
         leases = tx.blob_leases()
         given_up = tx.given_up_event_count()
+        usage_recorded, usage_counted = tx.recorded_usage(), tx.recount_usage()
     # Work another live process is doing is reported, never counted against the library.
     live_leases = [x for x in leases if x.expires_at >= now and alive(x.owner)]
     in_flight = {x.digest for x in live_leases} | {
@@ -76,6 +80,7 @@ def _check(stores: Stores, verify_hashes: bool, repair: bool = False) -> FsckRep
     for digest in sorted((set(stored) | set(recorded)) - referenced - unfinished_digests):
         if digest not in in_flight:
             report.problems.append(f"blob nothing references: {digest}")
+    report.problems += _usage_mismatches(usage_recorded, usage_counted)
     staged = list(stores.blobs.staging_objects())
     abandoned = [x for x in staged if _abandoned_staging(stores, x.owner, x.modified_ms, now)]
     if abandoned:
@@ -98,6 +103,17 @@ def _check(stores: Stores, verify_hashes: bool, repair: bool = False) -> FsckRep
     return report
 
 
+def _usage_mismatches(recorded: dict[str, Usage], counted: dict[str, Usage]) -> list[str]:
+    """Storage counters that differ from a recount (a missing row counts as zeros)."""
+    problems = []
+    for path in sorted(set(recorded) | set(counted)):
+        kept, actual = recorded.get(path, Usage()), counted.get(path, Usage())
+        if kept != actual:
+            name = f"folder {path}" if path != BLOBS_ROW else "the library's blobs"
+            problems.append(f"storage counters of {name}: kept {kept}, counted {actual}")
+    return problems
+
+
 def _abandoned_staging(stores: Stores, owner: int, modified_ms: int, now: int) -> bool:
     if modified_ms < now - stores.staging_grace_ms:
         return True
@@ -117,6 +133,12 @@ def repair_library(stores: Stores) -> list[str]:
         # Rows first, through the same locked two-phase path as any deletion.
         garbage.collect(tx, set(recorded) - tx.referenced_blobs())
         known = set(recorded) | {b.digest for b in tx.unfinished_blobs()}
+    with stores.meta.write() as tx:
+        # After the blob repairs above, whose own changes the counters already counted.
+        recounted = tx.recount_usage()
+        if _usage_mismatches(tx.recorded_usage(), recounted):
+            tx.rewrite_usage(recounted)
+            done.append("rewrote the storage counters from a recount")
     # Bytes with no row at all: left by an upload that died between publishing and recording
     # a row of the old layout, or restored from a backup of the blobs alone.
     unrecorded = [d for d, _ in stores.blobs.digests() if d not in known]

@@ -11,6 +11,7 @@ from mediavault.domain.versioning import ensure_room_for_version
 from mediavault.errors import Conflict, InvalidRequest, NotFound
 from mediavault.services.clock import now_ms
 from mediavault.services.files import current
+from mediavault.services.preconditions import ensure_current_version
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.storage.metadata import Transaction
@@ -18,7 +19,11 @@ from mediavault.storage.metadata import Transaction
 
 @retry_on_conflict
 def copy_file(
-    stores: Stores, source_file_path: str, destination_path: str, include_versions: bool
+    stores: Stores,
+    source_file_path: str,
+    destination_path: str,
+    include_versions: bool,
+    expected_version: str | None = None,
 ) -> File:
     """Copy the current version (or all versions) into another folder; no blob is written.
 
@@ -27,6 +32,7 @@ def copy_file(
     """
     with stores.meta.write() as tx:
         source, destination_folder = _source_and_destination(tx, source_file_path, destination_path)
+        ensure_current_version(tx, source.id, expected_version)
         history = _chronological(tx.list_versions(source.id))
         if not include_versions:
             history = history[-1:]
@@ -58,25 +64,30 @@ def copy_file(
         last = target.last_version_number + len(history)
         tx.update_file(target.id, last_version_number=last, updated_at=now)
         copied = current(tx, target.id)
-        if appending:
-            stores.events.version_created(tx, copied, now)
-        else:
-            stores.events.file_created(tx, copied, now)
+        stores.events.file_copied(
+            tx, copied, source, now, versions=len(history), appended=appending
+        )
         return copied.file
 
 
 @retry_on_conflict
-def move_file(stores: Stores, source_file_path: str, destination_path: str) -> File:
+def move_file(
+    stores: Stores,
+    source_file_path: str,
+    destination_path: str,
+    expected_version: str | None = None,
+) -> File:
     """Move a file with all its versions. Onto a same-named file, its history is appended."""
     with stores.meta.write() as tx:
         source, destination_folder = _source_and_destination(tx, source_file_path, destination_path)
+        ensure_current_version(tx, source.id, expected_version)
         now = now_ms()
         target = tx.get_file_by_path(destination_folder + source.name, lock=True)
         if target is None:
             tx.ensure_folders(destination_folder, now)
             tx.move_file(source.id, source.name, destination_folder, now)
             moved = current(tx, source.id)
-            stores.events.file_updated(tx, moved, now)
+            stores.events.file_moved(tx, moved, source.file_path, now)
             return moved.file
         history = _chronological(tx.list_versions(source.id))
         _make_room(tx, stores, target, len(history), now)
@@ -87,13 +98,14 @@ def move_file(stores: Stores, source_file_path: str, destination_path: str) -> F
         tx.update_file(target.id, last_version_number=last, updated_at=now)
         tx.delete_files([source.id])
         appended = current(tx, target.id)
-        stores.events.version_created(tx, appended, now)
-        stores.events.file_deleted(tx, source.id, now)
+        stores.events.file_merged(tx, appended, source, len(history), now)
         return appended.file
 
 
 @retry_on_conflict
-def rename_file(stores: Stores, file_path: str, new_file_name: str) -> File:
+def rename_file(
+    stores: Stores, file_path: str, new_file_name: str, expected_version: str | None = None
+) -> File:
     """Rename a file and so every version; the old URLs stop working."""
     with stores.meta.write() as tx:
         file = tx.get_file_by_path(_as_file_path(file_path), lock=True)
@@ -101,6 +113,7 @@ def rename_file(stores: Stores, file_path: str, new_file_name: str) -> File:
             raise NotFound(
                 f"No file found in media library at filePath {file_path}", reason="FILE_MISSING"
             )
+        ensure_current_version(tx, file.id, expected_version)
         name = names.sanitize_file_name(new_file_name)
         if name == file.name:
             raise InvalidRequest(
@@ -115,7 +128,7 @@ def rename_file(stores: Stores, file_path: str, new_file_name: str) -> File:
         now = now_ms()
         tx.move_file(file.id, name, file.folder_path, now)
         renamed = current(tx, file.id)
-        stores.events.file_updated(tx, renamed, now)
+        stores.events.file_renamed(tx, renamed, file.file_path, now)
         return renamed.file
 
 

@@ -23,6 +23,8 @@ class Stores:
     max_versions_per_file: int = 100
     # Staging objects and blob leases older than this are abandoned whoever owns them.
     staging_grace_ms: int = 3_600_000
+    # How long a deleted file stays in the trash; 0: deletion is immediate (no trash).
+    trash_ms: int = 0
 
     def close(self) -> None:
         self.meta.dispose()

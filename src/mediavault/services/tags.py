@@ -11,6 +11,7 @@ from mediavault.domain.ids import is_object_id
 from mediavault.domain.models import VersionMetadata
 from mediavault.errors import FilesNotFound, InvalidRequest
 from mediavault.services.clock import now_ms
+from mediavault.services.events import changed_fields
 from mediavault.services.files import current
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
@@ -86,7 +87,8 @@ def _edit_current_versions(
                 continue
             tx.update_version_metadata(version.id, changed, now)
             tx.update_file(file_id.lower(), updated_at=now)
-            stores.events.file_updated(tx, current(tx, file_id.lower()), now)
+            changes = changed_fields(version.metadata, changed)
+            stores.events.file_updated(tx, current(tx, file_id.lower()), now, changes)
             result.updated.append(file_id)
     return result
 

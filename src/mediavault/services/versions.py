@@ -82,11 +82,13 @@ def restore_version(stores: Stores, file_id: str, version_id: str) -> FileVersio
         if version.is_current:
             return current(tx, file_id)
         now = now_ms()
+        previous = tx.get_current_version(file_id)
         tx.demote_current_version(file_id, now)
         tx.promote_version(version_id, now)
         tx.update_file(file_id, updated_at=now)
         restored = current(tx, file_id)
-        stores.events.file_updated(tx, restored, now)
+        previous_id = previous.id if previous else None
+        stores.events.version_restored(tx, restored, previous_id, now)
         return restored
 
 

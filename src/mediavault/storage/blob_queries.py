@@ -4,8 +4,8 @@ A blob row is `live` (versions may reference it), `pending` (recorded by an uplo
 not committed its version yet) or `deleting` (unreferenced, its bytes about to go). Every rule
 that decides whether bytes may be deleted is here, under the row's lock:
 
-- bytes may go only while their row is locked, unreferenced, `deleting` or `pending`, and no
-  lease is held on them;
+- bytes may go only while their row is locked, unreferenced (by versions and by the trash's
+  versions alike), `deleting` or `pending`, and no lease is held on them;
 - an upload takes a lease, in a short transaction, before it publishes; publishing happens
   outside any transaction; the version's transaction then turns the row `live` and returns
   the lease. Abandoned leases (expired, or their process gone) are removed by the collector
@@ -14,13 +14,13 @@ that decides whether bytes may be deleted is here, under the row's lock:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from mediavault.storage.dialects import insert_ignoring_duplicates
-from mediavault.storage.tables import blob_leases, blobs, versions
+from mediavault.storage.tables import blob_leases, blobs, trashed_versions, versions
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class UnfinishedBlob:
 
 class BlobQueries:
     _db: sa.Connection
+
+    # Declared here, defined by storage.usage_queries (the Transaction has both).
+    count_physical: Callable[..., None]
 
     def lease_blob(self, lease: BlobLease, size: int, now: int) -> bool:
         """Record the blob (`pending` if new) and hold a lease on it until the version commits.
@@ -70,6 +73,8 @@ class BlobQueries:
         upload abandoned): the bytes may then be gone, and the caller must check them.
         """
         state = self._locked_state(digest)
+        if state != "live":
+            self.count_physical(size)
         if state is None:
             self._db.execute(
                 sa.insert(blobs).values(digest=digest, size=size, created_at=now, state="live")
@@ -95,11 +100,13 @@ class BlobQueries:
         marked = []
         for digest in sorted(set(digests)):
             if self._locked_state(digest) == "live" and not self._referenced(digest):
-                self._db.execute(
+                unreferenced = self._db.execute(
                     sa.update(blobs)
                     .where(blobs.c.digest == digest)
                     .values(state="deleting", marked_by=marked_by, marked_until=marked_until)
+                    .returning(blobs.c.size)
                 )
+                self.count_physical(unreferenced.scalar_one(), sign=-1)
                 marked.append(digest)
         return marked
 
@@ -136,7 +143,11 @@ class BlobQueries:
         return None if row is None else str(row.state)
 
     def _referenced(self, digest: str) -> bool:
-        row = self._db.execute(
-            sa.select(versions.c.id).where(versions.c.blob_digest == digest).limit(1)
-        ).first()
-        return row is not None
+        """By a version, or by a version in the trash: both need the bytes."""
+        for table in (versions, trashed_versions):
+            row = self._db.execute(
+                sa.select(table.c.id).where(table.c.blob_digest == digest).limit(1)
+            ).first()
+            if row is not None:
+                return True
+        return False

@@ -23,6 +23,15 @@ CHECKS = {
         "ON b.digest = v.blob_digest WHERE b.digest IS NULL OR b.size != v.size "
         "OR b.state != 'live'"
     ),
+    "trashed versions whose blob is not recorded, or recorded with another size": (
+        "SELECT v.id, v.blob_digest FROM trashed_versions v LEFT JOIN blobs b "
+        "ON b.digest = v.blob_digest WHERE b.digest IS NULL OR b.size != v.size "
+        "OR b.state != 'live'"
+    ),
+    "trashed files without exactly one current version": (
+        "SELECT f.id, COUNT(v.id) FROM trashed_files f LEFT JOIN trashed_versions v "
+        "ON v.file_id = f.id AND v.is_current GROUP BY f.id HAVING COUNT(v.id) != 1"
+    ),
     "webhook events both delivered and given up": (
         "SELECT id FROM webhook_outbox WHERE delivered_at IS NOT NULL AND failed_at IS NOT NULL"
     ),
@@ -43,7 +52,9 @@ class FsckQueries:
         return {digest: size for digest, size in rows}
 
     def referenced_blobs(self) -> set[str]:
-        return set(self._db.scalars(sa.text("SELECT DISTINCT blob_digest FROM versions")))
+        """By versions, and by versions in the trash (their bytes stay until the purge)."""
+        query = "SELECT blob_digest FROM versions UNION SELECT blob_digest FROM trashed_versions"
+        return set(self._db.scalars(sa.text(query)))
 
     def given_up_event_count(self) -> int:
         query = "SELECT COUNT(*) FROM webhook_outbox WHERE failed_at IS NOT NULL"

@@ -39,9 +39,11 @@ from mediavault.storage.listing import ListingQueries
 from mediavault.storage.lookups import IS_CURRENT, Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.retention_queries import RetentionQueries
-from mediavault.storage.rows import file_from, version_from
+from mediavault.storage.rows import file_from, tag_rows, version_from
 from mediavault.storage.tables import files, version_tags, versions
 from mediavault.storage.transfer_queries import TransferQueries
+from mediavault.storage.trash_queries import TrashQueries
+from mediavault.storage.usage_queries import UsageQueries
 
 
 class MetadataStore:
@@ -65,7 +67,9 @@ class MetadataStore:
     def write(self) -> Iterator[Transaction]:
         try:
             with self._turn(), self._writer.begin() as connection:
-                yield Transaction(connection)
+                tx = Transaction(connection)
+                yield tx
+                tx.flush_usage()  # storage counters last, just before the commit
         except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
             if _lost_a_race(exc):
                 raise WriteConflict() from exc
@@ -109,22 +113,31 @@ class Transaction(
     FsckQueries,
     HistoryQueries,
     IdempotencyQueries,
+    TrashQueries,
+    UsageQueries,
     RetentionQueries,
 ):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
+        self._usage_deltas = {}
+        self._usage_recount = False
+        self._folder_of = {}
 
     # -- files ---------------------------------------------------------------------------------
 
     def get_file(self, file_id: str, *, lock: bool = False) -> File | None:
         query = _FILE_LOCKED if lock else _FILE
         row = self._db.execute(query, {"b_id": file_id}).first()
-        return file_from(row._mapping) if row else None
+        return self._seen(file_from(row._mapping)) if row else None
 
     def get_file_by_path(self, file_path: str, *, lock: bool = False) -> File | None:
         query = _FILE_BY_PATH_LOCKED if lock else _FILE_BY_PATH
         row = self._db.execute(query, {"b_file_path": file_path}).first()
-        return file_from(row._mapping) if row else None
+        return self._seen(file_from(row._mapping)) if row else None
+
+    def _seen(self, file: File) -> File:
+        self._folder_of[file.id] = file.folder_path  # for the storage counters
+        return file
 
     def existing_file_ids(self, file_ids: Iterable[str]) -> set[str]:
         query = sa.select(files.c.id).where(files.c.id.in_(list(file_ids))).with_for_update()
@@ -143,12 +156,16 @@ class Transaction(
                 "updated_at": file.updated_at,
             },
         )
+        self._seen(file)
+        self.count_usage(file.folder_path, files=1)
 
     def update_file(self, file_id: str, **values: Any) -> None:
         parameters = {f"b_{name}": value for name, value in values.items()}
         self._db.execute(_update_file(tuple(values)), {"b_id": file_id, **parameters})
 
     def move_file(self, file_id: str, name: str, folder_path: str, now: int) -> None:
+        self.count_file_moving(file_id, self.folder_of(file_id), folder_path)
+        self._folder_of[file_id] = folder_path
         self._db.execute(
             sa.update(files)
             .where(files.c.id == file_id)
@@ -160,6 +177,7 @@ class Transaction(
     def delete_files(self, file_ids: Iterable[str]) -> list[str]:
         """Delete the files and all their versions; returns the blob digests they referenced."""
         ids = list(file_ids)
+        self.count_files_leaving(ids, to_trash=False)
         digests = self._db.scalars(
             sa.select(versions.c.blob_digest).where(versions.c.file_id.in_(ids)).distinct()
         ).all()
@@ -219,6 +237,7 @@ class Transaction(
                 "updated_at": version.updated_at,
             },
         )
+        self.count_version(version.file_id, content.size, version.is_current)
         self._set_tags(version.id, meta, new=True)
 
     def update_version_metadata(
@@ -234,9 +253,7 @@ class Transaction(
     def _set_tags(self, version_id: str, metadata: VersionMetadata, *, new: bool = False) -> None:
         if not new:  # a version inserted in this transaction has no tag rows yet
             self._db.execute(_DELETE_TAGS, {"b_version_id": version_id})
-        rows = [{"version_id": version_id, "source": "user", "tag": t} for t in metadata.tags or []]
-        ai_names = {t["name"] for t in metadata.ai_tags or [] if isinstance(t.get("name"), str)}
-        rows += [{"version_id": version_id, "source": "ai", "tag": t} for t in sorted(ai_names)]
+        rows = tag_rows(version_id, metadata)
         if rows:
             self._db.execute(_INSERT_TAGS, rows)
 
@@ -251,19 +268,33 @@ class Transaction(
 
     def demote_current_version(self, file_id: str, updated_at: int) -> None:
         # Runs before the promotion, so the one-current-per-file index never sees two.
-        self._db.execute(_DEMOTE_CURRENT, {"b_file_id": file_id, "b_updated_at": updated_at})
+        demoted = self._db.execute(
+            _DEMOTE_CURRENT, {"b_file_id": file_id, "b_updated_at": updated_at}
+        )
+        for size in demoted.scalars():
+            self.count_usage(self.folder_of(file_id), current_bytes=-size)
 
     def promote_version(self, version_id: str, updated_at: int) -> None:
-        self._db.execute(
+        promoted = self._db.execute(
             sa.update(versions)
             .where(versions.c.id == version_id)
             .values(is_current=True, updated_at=updated_at)
+            .returning(versions.c.file_id, versions.c.size)
         )
+        for file_id, size in promoted:
+            self.count_usage(self.folder_of(file_id), current_bytes=size)
 
     def reassign_version(
         self, version_id: str, file_id: str, number: int, is_current: bool, now: int
     ) -> None:
         """Move a version into another file's history (a move onto a same-named file)."""
+        before = self._db.execute(
+            sa.select(versions.c.file_id, versions.c.size, versions.c.is_current).where(
+                versions.c.id == version_id
+            )
+        ).one()
+        self.count_version(before.file_id, before.size, before.is_current, sign=-1)
+        self.count_version(file_id, before.size, is_current)
         self._db.execute(
             sa.update(versions)
             .where(versions.c.id == version_id)
@@ -271,7 +302,13 @@ class Transaction(
         )
 
     def delete_version(self, version_id: str) -> None:
-        self._db.execute(sa.delete(versions).where(versions.c.id == version_id))
+        deleted = self._db.execute(
+            sa.delete(versions)
+            .where(versions.c.id == version_id)
+            .returning(versions.c.file_id, versions.c.size, versions.c.is_current)
+        )
+        for file_id, size, is_current in deleted:
+            self.count_version(file_id, size, is_current, sign=-1)
 
 
 # Statements of the write paths, built once: building one (and its cache key) costs about three
@@ -296,6 +333,7 @@ _DEMOTE_CURRENT = (
     sa.update(versions)
     .where(versions.c.file_id == sa.bindparam("b_file_id"), IS_CURRENT)
     .values(is_current=False, updated_at=sa.bindparam("b_updated_at"))
+    .returning(versions.c.size)
 )
 
 

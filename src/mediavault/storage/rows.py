@@ -48,3 +48,11 @@ def version_from(row: Mapping[Any, Any]) -> Version:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def tag_rows(version_id: str, metadata: VersionMetadata) -> list[dict[str, str]]:
+    """The version_tags rows of a version: derived from its tags and AI tags."""
+    rows = [{"version_id": version_id, "source": "user", "tag": t} for t in metadata.tags or []]
+    ai_names = {t["name"] for t in metadata.ai_tags or [] if isinstance(t.get("name"), str)}
+    rows += [{"version_id": version_id, "source": "ai", "tag": t} for t in sorted(ai_names)]
+    return rows

@@ -26,6 +26,7 @@ TABLES = {
 
 class TransferQueries:
     _db: sa.Connection
+    _usage_recount: bool  # storage.usage_queries: recount the storage counters at the end
 
     def export_rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for name, table in TABLES.items():
@@ -42,6 +43,7 @@ class TransferQueries:
         if table not in TABLES:
             raise InvalidRequest(f"The export names an unknown table {table!r}.")
         self._db.execute(sa.insert(TABLES[table]), rows)
+        self._usage_recount = True
 
     def is_empty(self) -> bool:
         for table in (files, folders, custom_metadata_fields):

@@ -46,6 +46,22 @@ def upgrade() -> None:
         sa.Column("trash_bytes", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("folder_path", name=op.f("pk_folder_usage")),
     )
+    # The counters start from the library's contents; from here on every write keeps them
+    # (mediavault.storage.usage_queries, whose recount is this same SQL). The trash is empty.
+    op.execute(
+        "INSERT INTO folder_usage "
+        "(folder_path, files, versions, current_bytes, version_bytes, trash_bytes) "
+        "SELECT f.folder_path, COUNT(DISTINCT f.id), COUNT(v.id), "
+        "COALESCE(SUM(CASE WHEN v.is_current THEN v.size ELSE 0 END), 0), "
+        "COALESCE(SUM(v.size), 0), 0 "
+        "FROM files f LEFT JOIN versions v ON v.file_id = f.id GROUP BY f.folder_path"
+    )
+    op.execute(
+        "INSERT INTO folder_usage "
+        "(folder_path, files, versions, current_bytes, version_bytes, trash_bytes) "
+        "SELECT '', COUNT(*), 0, COALESCE(SUM(size), 0), 0, 0 FROM blobs "
+        "WHERE state = 'live' HAVING COUNT(*) > 0"
+    )
     op.create_table(
         "idempotency_keys",
         sa.Column("key", sa.String(length=255), nullable=False),
