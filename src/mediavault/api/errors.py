@@ -30,6 +30,8 @@ STATUS: dict[type[errors.MediaVaultError], int] = {
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.IdempotencyKeyReused: 422,
     errors.BlobMissing: 500,
     errors.StorageUnavailable: 503,
 }
@@ -76,7 +78,8 @@ def _domain_answer(exc: errors.MediaVaultError, method: str, path: str) -> Error
     # The SDKs retry 409s unless told not to; only a lost write race is worth retrying.
     headers = None
     if status == 409:
-        retry = isinstance(exc, errors.WriteConflict)
+        # A key in use answers as its first request once that ends: worth retrying too.
+        retry = isinstance(exc, (errors.WriteConflict, errors.IdempotencyKeyInUse))
         headers = {"x-should-retry": "true" if retry else "false"}
     elif isinstance(exc, errors.BadTransformation):
         # ImageKit's delivery error header (spec 1.10). It quotes the client's text: only

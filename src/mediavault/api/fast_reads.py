@@ -22,7 +22,7 @@ another route lives under the prefix (a configured prefix such as /v1), then Lit
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -31,28 +31,32 @@ from mediavault.api.auth import is_private_key, private_key_of
 from mediavault.api.context import AppContext, run_lookup
 from mediavault.api.errors import answer_for
 from mediavault.api.routes import delivery
+from mediavault.domain.preconditions import entity_tag
 from mediavault.errors import AssetNotFound
 from mediavault.serializers import file_struct, version_list
 from mediavault.services import files, versions
 from mediavault.services.files import checked_file_id
 from mediavault.services.stores import Stores
-from mediavault.storage.lookups import VersionList
+from mediavault.storage.lookups import LISTED_COLUMNS, VersionList
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _KNOWN_KEYS_MAX = 64
 
-# (path pattern, answer): each answer returns the JSON value of a successful response.
-Answer = Callable[[AppContext, "re.Match[str]"], Any]
+# (path pattern, answer): each answer returns the JSON value of a successful response and the
+# id of the file's current version (its ETag).
+Answer = Callable[[AppContext, "re.Match[str]"], Awaitable[tuple[Any, str]]]
+_ID_IN_LIST = LISTED_COLUMNS.index("id")
 
 
-async def _version(ctx: AppContext, match: re.Match[str]) -> Any:
-    item = await run_lookup(ctx, versions.get_version, ctx.stores, match[1], match[2])
-    return file_struct(item, ctx.urls)
+async def _version(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
+    lookup = versions.get_version_and_current
+    item, current_id = await run_lookup(ctx, lookup, ctx.stores, match[1], match[2])
+    return file_struct(item, ctx.urls), current_id
 
 
-async def _versions(ctx: AppContext, match: re.Match[str]) -> Any:
+async def _versions(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
     found = await run_lookup(ctx, _version_list, ctx.stores, match[1])
-    return version_list(found, ctx.urls)
+    return version_list(found, ctx.urls), found.rows[0][_ID_IN_LIST]  # current first
 
 
 def _version_list(stores: Stores, file_id: str) -> VersionList:
@@ -65,9 +69,9 @@ def _version_list(stores: Stores, file_id: str) -> VersionList:
     return found
 
 
-async def _details(ctx: AppContext, match: re.Match[str]) -> Any:
+async def _details(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
     item = await run_lookup(ctx, files.get_details, ctx.stores, match[1])
-    return file_struct(item, ctx.urls)
+    return file_struct(item, ctx.urls), item.version.id
 
 
 _PREFIX = "/v1/files/"
@@ -113,7 +117,9 @@ class FastReads:
     async def _answer(self, answer: Answer, match: re.Match[str], scope: Any, send: Any) -> None:
         status, extra_headers = 200, None
         try:
-            body = self._encode(await answer(self.ctx, match))
+            value, current_id = await answer(self.ctx, match)
+            body = self._encode(value)
+            extra_headers = {"etag": entity_tag(current_id)}
         except Exception as exc:  # every failure, expected or not, goes through the one table
             error = answer_for(exc, scope["method"], scope["path"])
             status, extra_headers = error.status, error.headers

@@ -28,6 +28,8 @@ HEADER = "idempotency-key"
 REPLAYED = "idempotent-replayed"
 RETRY_STATUSES = frozenset({408, 409})
 KEPT_HEADERS = ("etag",)
+# Part of what a request is: the same body under another condition is another request.
+CONDITIONS = ("if-match", "if-none-match")
 _JSON = "application/json"
 
 Run = Callable[[], Awaitable[Response[Any]]]
@@ -45,7 +47,10 @@ async def idempotently(
     ctx = context_of(request)
     if meaning is None:
         meaning = idempotency.body_meaning(await request.body())
-    digest = idempotency.request_digest(request.method, request.url.path, meaning)
+    conditions = [
+        f"{name}: {value}" for name in CONDITIONS for value in request.headers.getall(name, [])
+    ]
+    digest = idempotency.request_digest(request.method, request.url.path, meaning, conditions)
     lifetime = ctx.settings.idempotency_lifetime_ms
     stored = await to_thread.run_sync(idempotency.claim, ctx.stores, key, digest, lifetime)
     if stored is not None:

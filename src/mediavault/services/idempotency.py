@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mediavault.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidRequest
@@ -53,9 +53,11 @@ def checked_key(raw: str) -> str:
     return raw
 
 
-def request_digest(method: str, path: str, meaning: str) -> str:
-    """What makes two requests "the same": method, path and a digest of their meaning."""
-    return hashlib.sha256(f"{method.upper()}\n{path}\n{meaning}".encode()).hexdigest()
+def request_digest(method: str, path: str, meaning: str, conditions: Sequence[str] = ()) -> str:
+    """What makes two requests "the same": method, path, a digest of their meaning, and the
+    conditional headers they carry (If-Match, If-None-Match), if any."""
+    text = "\n".join([method.upper(), path, meaning, *conditions])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def body_meaning(body: bytes) -> str:

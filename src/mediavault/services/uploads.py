@@ -11,6 +11,11 @@ from mediavault.domain import names
 from mediavault.domain.custom_metadata import checked_values, with_required_defaults
 from mediavault.domain.ids import new_lease_id, new_object_id, new_version_token
 from mediavault.domain.models import ContentInfo, File, FileVersion, Version
+from mediavault.domain.preconditions import (
+    check_upload_conditions,
+    ensure_absent,
+    ensure_expected_version,
+)
 from mediavault.domain.versioning import (
     UploadOptions,
     ensure_may_overwrite,
@@ -42,14 +47,21 @@ def upload(
     content: ContentInfo,
     target: UploadTarget,
     options: UploadOptions,
+    *,
+    expected_version: str | None = None,
+    create_only: bool = False,
 ) -> FileVersion:
     """Store the staged bytes as a new file or as the next version of an existing one.
+
+    `expected_version` (If-Match) and `create_only` (If-None-Match: *) are checked against the
+    file at the path in the transaction that adds the version, after locking it.
 
     Three steps, so that no transaction waits for bytes to move: a short transaction leases
     the blob (no deletion may remove it from then on), the bytes are published outside any
     transaction (content-addressed, so publishing twice is harmless), and a short
     transaction records the version and returns the lease.
     """
+    check_upload_conditions(options.use_unique_file_name, expected_version, create_only)
     name = names.sanitize_file_name(target.file_name)
     folder_path = names.normalize_folder(target.folder)
     lease = BlobLease(
@@ -59,7 +71,8 @@ def upload(
         with stores.meta.write() as tx:
             rewrite = tx.lease_blob(lease, content.size, now_ms())
         stores.blobs.publish(staged, overwrite=rewrite)
-        return _store(stores, content, name, folder_path, options, lease.id)
+        conditions = (expected_version, create_only)
+        return _store(stores, content, name, folder_path, options, lease.id, conditions)
     except BaseException:
         # A refused or failed upload leaves nothing: not its lease, nor bytes it published
         # (if nothing else uses them). Should this fail too, the collector finds both.
@@ -86,6 +99,7 @@ def _store(
     folder_path: str,
     options: UploadOptions,
     lease_id: str,
+    conditions: tuple[str | None, bool] = (None, False),
 ) -> FileVersion:
     """The version's transaction: only metadata, so a conflict may safely run it again."""
     with stores.meta.write() as tx:
@@ -95,6 +109,8 @@ def _store(
             existing = None
         else:
             existing = tx.get_file_by_path(folder_path + name, lock=True)
+            if conditions != (None, False):
+                _check_conditions(tx, existing, *conditions)
         fields = tx.list_fields()
         if options.custom_metadata is not None:
             checked_values(options.custom_metadata, fields)
@@ -115,6 +131,15 @@ def _store(
         else:
             stores.events.version_created(tx, stored, now)
         return stored
+
+
+def _check_conditions(
+    tx: Transaction, existing: File | None, expected_version: str | None, create_only: bool
+) -> None:
+    previous = tx.get_current_version(existing.id) if existing else None
+    current_id = previous.id if previous else None
+    ensure_expected_version(expected_version, current_id)
+    ensure_absent(create_only, current_id)
 
 
 def _ensure_bytes_survived(stores: Stores, content: ContentInfo) -> None:

@@ -15,6 +15,7 @@ from mediavault.errors import (
 from mediavault.services.clock import now_ms
 from mediavault.services.files import checked_file_id, current
 from mediavault.services.garbage import Garbage, collecting_garbage
+from mediavault.services.preconditions import ensure_current_version
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.storage.metadata import Transaction
@@ -31,16 +32,25 @@ def list_versions(stores: Stores, file_id: str) -> list[FileVersion]:
 
 
 def get_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
+    return get_version_and_current(stores, file_id, version_id)[0]
+
+
+def get_version_and_current(
+    stores: Stores, file_id: str, version_id: str
+) -> tuple[FileVersion, str]:
+    """The version, and its file's current version id (the ETag), read in one statement."""
     file_id, version_id = checked_file_id(file_id), checked_version_id(version_id)
     with stores.meta.lookups() as lookups:
-        found = lookups.version(file_id, version_id)
+        found = lookups.version_and_current(file_id, version_id)
     if found is None:
         raise AssetNotFound()
     return found
 
 
 @retry_on_conflict
-def delete_version(stores: Stores, file_id: str, version_id: str) -> None:
+def delete_version(
+    stores: Stores, file_id: str, version_id: str, expected_version: str | None = None
+) -> None:
     """Delete a non-current version for good; its blob goes if nothing else references it."""
     file_id, version_id = checked_file_id(file_id), checked_version_id(version_id)
     with collecting_garbage(stores) as garbage, stores.meta.write() as tx:
@@ -48,6 +58,7 @@ def delete_version(stores: Stores, file_id: str, version_id: str) -> None:
         version = tx.get_version(file_id, version_id) if file else None
         if file is None or version is None:
             raise AssetNotFound()
+        ensure_current_version(tx, file_id, expected_version)
         ensure_deletable(version)
         if tx.is_pinned(version_id):
             raise VersionPinned()
@@ -66,7 +77,9 @@ def remove_version(
 
 
 @retry_on_conflict
-def restore_version(stores: Stores, file_id: str, version_id: str) -> FileVersion:
+def restore_version(
+    stores: Stores, file_id: str, version_id: str, expected_version: str | None = None
+) -> FileVersion:
     """Make an older version current in place: same id and name, no new version, no new blob.
 
     Restoring the version that is already current changes nothing, so a retried PUT is safe.
@@ -76,6 +89,7 @@ def restore_version(stores: Stores, file_id: str, version_id: str) -> FileVersio
         file = tx.get_file(file_id, lock=True)
         if file is None:
             raise FileNotFound()
+        ensure_current_version(tx, file_id, expected_version)
         version = tx.get_version(file_id, version_id)
         if version is None:
             raise VersionNotFound()

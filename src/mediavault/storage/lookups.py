@@ -45,7 +45,21 @@ _FILE_ID = files.c.id == sa.bindparam("file_id")
 # of the library. PostgreSQL reads either form the same.
 IS_CURRENT = sa.text("versions.is_current")
 
-ONE_VERSION = _FILE_WITH_VERSIONS.where(_FILE_ID, versions.c.id == sa.bindparam("version_id"))
+# The file's current version id rides along with the version asked for (its ETag), from the
+# partial index of current versions: no second statement.
+_CURRENT = versions.alias("current_version")
+CURRENT_ID_COLUMN = "current_version_id"
+_CURRENT_ID = (
+    sa.select(_CURRENT.c.id)
+    .where(_CURRENT.c.file_id == files.c.id, sa.text("current_version.is_current"))
+    .scalar_subquery()
+    .label(CURRENT_ID_COLUMN)
+)
+ONE_VERSION = (
+    sa.select(*_COLUMNS, _CURRENT_ID)
+    .join_from(files, versions, versions.c.file_id == files.c.id)
+    .where(_FILE_ID, versions.c.id == sa.bindparam("version_id"))
+)
 CURRENT_VERSION = _FILE_WITH_VERSIONS.where(_FILE_ID, IS_CURRENT)
 # In the order of the (file_id, number) unique index, so the database sorts nothing; the
 # current version is moved to the front afterwards.
@@ -100,8 +114,15 @@ class Lookups:
         self._run = run
 
     def version(self, file_id: str, version_id: str) -> FileVersion | None:
+        found = self.version_and_current(file_id, version_id)
+        return found[0] if found else None
+
+    def version_and_current(self, file_id: str, version_id: str) -> tuple[FileVersion, str] | None:
+        """The version, and the id of its file's current version (the file's ETag)."""
         rows = self._run(ONE_VERSION, {"file_id": file_id, "version_id": version_id})
-        return _RECORDS[ONE_VERSION].file_version(rows[0]) if rows else None
+        if not rows:
+            return None
+        return _RECORDS[ONE_VERSION].file_version(rows[0]), rows[0][_CURRENT_ID_AT]
 
     def current(self, file_id: str) -> FileVersion | None:
         rows = self._run(CURRENT_VERSION, {"file_id": file_id})
@@ -227,6 +248,7 @@ _RECORDS = {
     statement: _Records(statement) for statement in STATEMENTS if statement is not VERSION_LIST
 }
 _LIST_FILE = _FileRecords(VERSION_LIST)
+_CURRENT_ID_AT = [str(c.key) for c in ONE_VERSION.selected_columns].index(CURRENT_ID_COLUMN)
 
 
 def through_connection(connection: sa.Connection) -> Runner:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from litestar import Request, Router, delete, get, post
+from litestar import Request, Response, Router, delete, get, post
 
 from mediavault.api import forms, openapi
 from mediavault.api.context import context_of
 from mediavault.api.guards import MANAGEMENT_GUARDS
+from mediavault.api.idempotency import idempotently
 from mediavault.api.listing_params import list_query
 from mediavault.api.openapi import documented
 from mediavault.domain.models import Folder
@@ -42,15 +43,20 @@ async def list_assets(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     summary="Create a folder",
     tags=["folders"],
     operation_class=documented(
-        {201: ("Created, or already there.", openapi.EMPTY)}, body=openapi.FOLDER_CREATE
+        {201: ("Created, or already there.", openapi.EMPTY)},
+        body=openapi.FOLDER_CREATE,
+        idempotent=True,
     ),
 )
-async def create_folder(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    body = forms.json_object(await request.body())
-    name = forms.required_string(body, "folderName")
-    parent = forms.required_string(body, "parentFolderPath")
-    await to_thread.run_sync(assets.create_folder, context_of(request).stores, name, parent)
-    return {}
+async def create_folder(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def run() -> Response[Any]:
+        body = forms.json_object(await request.body())
+        name = forms.required_string(body, "folderName")
+        parent = forms.required_string(body, "parentFolderPath")
+        await to_thread.run_sync(assets.create_folder, context_of(request).stores, name, parent)
+        return Response({}, status_code=201)
+
+    return await idempotently(request, run)
 
 
 @delete(
@@ -58,12 +64,18 @@ async def create_folder(request: Request[Any, Any, Any]) -> dict[str, Any]:
     status_code=204,
     summary="Delete a folder and everything in it",
     tags=["folders"],
-    operation_class=documented({204: ("Deleted.", None)}, body=openapi.FOLDER_DELETE),
+    operation_class=documented(
+        {204: ("Deleted.", None)}, body=openapi.FOLDER_DELETE, idempotent=True
+    ),
 )
-async def delete_folder(request: Request[Any, Any, Any]) -> None:
-    body = forms.json_object(await request.body())
-    folder_path = forms.required_string(body, "folderPath")
-    await to_thread.run_sync(assets.delete_folder, context_of(request).stores, folder_path)
+async def delete_folder(request: Request[Any, Any, Any]) -> Response[None]:
+    async def run() -> Response[None]:
+        body = forms.json_object(await request.body())
+        folder_path = forms.required_string(body, "folderPath")
+        await to_thread.run_sync(assets.delete_folder, context_of(request).stores, folder_path)
+        return Response(None, status_code=204)
+
+    return await idempotently(request, run)
 
 
 router = Router(

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from litestar import Request, Router, delete, get, patch, post
+from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.params import FromPath
 
 from mediavault.api import forms, openapi
 from mediavault.api.context import context_of, run_lookup
 from mediavault.api.guards import MANAGEMENT_GUARDS
+from mediavault.api.idempotency import idempotently
 from mediavault.api.openapi import documented
+from mediavault.api.preconditions import etag, if_match
 from mediavault.serializers import file_object
 from mediavault.services import files
 
@@ -19,40 +21,45 @@ from mediavault.services import files
 @get(
     "/{file_id:str}/details",
     summary="Get the current version of a file",
-    operation_class=documented({200: ("The current version.", openapi.FILE)}),
+    operation_class=documented({200: ("The current version.", openapi.FILE)}, etag=True),
 )
 async def get_file_details(
     request: Request[Any, Any, Any], file_id: FromPath[str]
-) -> dict[str, Any]:
+) -> Response[dict[str, Any]]:
     ctx = context_of(request)
     item = await run_lookup(ctx, files.get_details, ctx.stores, file_id)
-    return file_object(item, ctx.urls)
+    return Response(file_object(item, ctx.urls), headers=etag(item.version.id))
 
 
 @patch(
     "/{file_id:str}/details",
     summary="Update the current version's details or publication",
     operation_class=documented(
-        {200: ("The updated version.", openapi.FILE)}, body=openapi.DETAILS_UPDATE
+        {200: ("The updated version.", openapi.FILE)},
+        body=openapi.DETAILS_UPDATE,
+        etag=True,
+        if_match=True,
     ),
 )
 async def update_file_details(
     request: Request[Any, Any, Any], file_id: FromPath[str]
-) -> dict[str, Any]:
+) -> Response[dict[str, Any]]:
     ctx = context_of(request)
     update = forms.details_update(await request.body())
-    item = await to_thread.run_sync(files.update_details, ctx.stores, file_id, update)
-    return file_object(item, ctx.urls)
+    edit, expected = files.update_details, if_match(request)
+    item = await to_thread.run_sync(edit, ctx.stores, file_id, update, expected)
+    return Response(file_object(item, ctx.urls), headers=etag(item.version.id))
 
 
 @delete(
     "/{file_id:str}",
     status_code=204,
     summary="Delete a file with all its versions",
-    operation_class=documented({204: ("Deleted.", None)}),
+    operation_class=documented({204: ("Deleted.", None)}, if_match=True),
 )
 async def delete_file(request: Request[Any, Any, Any], file_id: FromPath[str]) -> None:
-    await to_thread.run_sync(files.delete_file, context_of(request).stores, file_id)
+    expected = if_match(request)
+    await to_thread.run_sync(files.delete_file, context_of(request).stores, file_id, expected)
 
 
 @post(
@@ -60,13 +67,19 @@ async def delete_file(request: Request[Any, Any, Any], file_id: FromPath[str]) -
     status_code=200,
     summary="Delete several files at once",
     operation_class=documented(
-        {200: ("All were deleted.", openapi.BULK_DELETE_RESULT)}, body=openapi.FILE_IDS
+        {200: ("All were deleted.", openapi.BULK_DELETE_RESULT)},
+        body=openapi.FILE_IDS,
+        idempotent=True,
     ),
 )
-async def bulk_delete_files(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    file_ids = forms.bulk_file_ids(await request.body())
-    deleted = await to_thread.run_sync(files.bulk_delete, context_of(request).stores, file_ids)
-    return {"successfullyDeletedFileIds": deleted}
+async def bulk_delete_files(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def run() -> Response[Any]:
+        file_ids = forms.bulk_file_ids(await request.body())
+        stores = context_of(request).stores
+        deleted = await to_thread.run_sync(files.bulk_delete, stores, file_ids)
+        return Response({"successfullyDeletedFileIds": deleted})
+
+    return await idempotently(request, run)
 
 
 router = Router(

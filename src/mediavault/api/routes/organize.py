@@ -11,7 +11,9 @@ from litestar.openapi.spec import Operation, Schema
 from mediavault.api import forms, openapi
 from mediavault.api.context import context_of
 from mediavault.api.guards import MANAGEMENT_GUARDS
+from mediavault.api.idempotency import idempotently
 from mediavault.api.openapi import documented
+from mediavault.api.preconditions import if_match
 from mediavault.domain.ids import new_object_id
 from mediavault.services import organize, tags
 
@@ -20,45 +22,68 @@ from mediavault.services import organize, tags
     "/copy",
     status_code=204,
     summary="Copy a file, optionally with all its versions",
-    operation_class=documented({204: ("Copied.", None)}, body=openapi.COPY),
+    operation_class=documented(
+        {204: ("Copied.", None)}, body=openapi.COPY, if_match=True, idempotent=True
+    ),
 )
-async def copy_file(request: Request[Any, Any, Any]) -> None:
-    body = forms.json_object(await request.body())
-    source = forms.required_string(body, "sourceFilePath")
-    destination = forms.required_string(body, "destinationPath")
-    include = forms.optional_boolean(body, "includeFileVersions", default=False)
-    stores = context_of(request).stores
-    await to_thread.run_sync(organize.copy_file, stores, source, destination, include)
+async def copy_file(request: Request[Any, Any, Any]) -> Response[None]:
+    async def run() -> Response[None]:
+        body = forms.json_object(await request.body())
+        source = forms.required_string(body, "sourceFilePath")
+        destination = forms.required_string(body, "destinationPath")
+        include = forms.optional_boolean(body, "includeFileVersions", default=False)
+        stores, expected = context_of(request).stores, if_match(request)
+        copy = organize.copy_file
+        await to_thread.run_sync(copy, stores, source, destination, include, expected)
+        return Response(None, status_code=204)
+
+    return await idempotently(request, run)
 
 
 @post(
     "/move",
     status_code=204,
     summary="Move a file with all its versions",
-    operation_class=documented({204: ("Moved.", None)}, body=openapi.MOVE),
+    operation_class=documented(
+        {204: ("Moved.", None)}, body=openapi.MOVE, if_match=True, idempotent=True
+    ),
 )
-async def move_file(request: Request[Any, Any, Any]) -> None:
-    body = forms.json_object(await request.body())
-    source = forms.required_string(body, "sourceFilePath")
-    destination = forms.required_string(body, "destinationPath")
-    await to_thread.run_sync(organize.move_file, context_of(request).stores, source, destination)
+async def move_file(request: Request[Any, Any, Any]) -> Response[None]:
+    async def run() -> Response[None]:
+        body = forms.json_object(await request.body())
+        source = forms.required_string(body, "sourceFilePath")
+        destination = forms.required_string(body, "destinationPath")
+        stores, expected = context_of(request).stores, if_match(request)
+        await to_thread.run_sync(organize.move_file, stores, source, destination, expected)
+        return Response(None, status_code=204)
+
+    return await idempotently(request, run)
 
 
 @put(
     "/rename",
     status_code=200,
     summary="Rename a file and all its versions",
-    operation_class=documented({200: ("Renamed.", openapi.RENAME_RESULT)}, body=openapi.RENAME),
+    operation_class=documented(
+        {200: ("Renamed.", openapi.RENAME_RESULT)},
+        body=openapi.RENAME,
+        if_match=True,
+        idempotent=True,
+    ),
 )
-async def rename_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    body = forms.json_object(await request.body())
-    file_path = forms.required_string(body, "filePath")
-    new_name = forms.required_string(body, "newFileName")
-    purge = forms.optional_boolean(body, "purgeCache", default=False)
-    await to_thread.run_sync(organize.rename_file, context_of(request).stores, file_path, new_name)
-    # Nothing is cached by path here (thumbnails are keyed by content), so the purge a CDN
-    # would need is complete at once; the id is what ImageKit's clients expect back.
-    return {"purgeRequestId": new_object_id()} if purge else {}
+async def rename_file(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def run() -> Response[Any]:
+        body = forms.json_object(await request.body())
+        file_path = forms.required_string(body, "filePath")
+        new_name = forms.required_string(body, "newFileName")
+        purge = forms.optional_boolean(body, "purgeCache", default=False)
+        stores, expected = context_of(request).stores, if_match(request)
+        await to_thread.run_sync(organize.rename_file, stores, file_path, new_name, expected)
+        # Nothing is cached by path here (thumbnails are keyed by content), so the purge a CDN
+        # would need is complete at once; the id is what ImageKit's clients expect back.
+        return Response({"purgeRequestId": new_object_id()} if purge else {})
+
+    return await idempotently(request, run)
 
 
 def _bulk_operation(body: Schema) -> type[Operation]:
@@ -69,18 +94,22 @@ def _bulk_operation(body: Schema) -> type[Operation]:
                   openapi.BULK_TAGS_RESULT),
         },
         body=body,
+        idempotent=True,
     )  # fmt: skip
 
 
 async def _bulk(request: Request[Any, Any, Any], edit: Any, tags_field: str) -> Response[Any]:
-    body = forms.json_object(await request.body())
-    file_ids = forms.file_ids(body)
-    values = forms.string_list(body, tags_field)
-    result = await to_thread.run_sync(edit, context_of(request).stores, file_ids, values)
-    payload: dict[str, Any] = {"successfullyUpdatedFileIds": result.updated}
-    if result.errors:
-        payload["errors"] = result.errors
-    return Response(payload, status_code=207 if result.errors else 200)
+    async def run() -> Response[Any]:
+        body = forms.json_object(await request.body())
+        file_ids = forms.file_ids(body)
+        values = forms.string_list(body, tags_field)
+        result = await to_thread.run_sync(edit, context_of(request).stores, file_ids, values)
+        payload: dict[str, Any] = {"successfullyUpdatedFileIds": result.updated}
+        if result.errors:
+            payload["errors"] = result.errors
+        return Response(payload, status_code=207 if result.errors else 200)
+
+    return await idempotently(request, run)
 
 
 @post(

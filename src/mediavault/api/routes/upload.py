@@ -6,17 +6,19 @@ import re
 from typing import Any, BinaryIO
 
 from anyio import to_thread
-from litestar import Request, post
+from litestar import Request, Response, post
 
 from mediavault import serializers
 from mediavault.api import forms, openapi
 from mediavault.api.context import AppContext, context_of
 from mediavault.api.guards import MANAGEMENT_GUARDS
+from mediavault.api.idempotency import idempotently
 from mediavault.api.multipart import FormReader, decode_base64_file
+from mediavault.api.preconditions import etag, if_match, if_none_match
 from mediavault.domain.models import FileVersion
 from mediavault.errors import InvalidRequest
 from mediavault.media.probe import probe
-from mediavault.services import uploads
+from mediavault.services import idempotency, uploads
 from mediavault.storage.blobs import StagedBlob
 
 MAX_URL_BYTES = 8192
@@ -33,11 +35,15 @@ MAX_URL_BYTES = 8192
         body=openapi.UPLOAD_FORM,
         media_type="multipart/form-data",
         errors={408: "The client stopped sending the body."},
+        etag=True,
+        if_match=True,
+        if_none_match=True,
+        idempotent=True,
     ),
     summary="Upload a file, or a new version of the file at the same path",
     tags=["upload"],
 )
-async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def upload_file(request: Request[Any, Any, Any]) -> Response[Any]:
     ctx = context_of(request)
     settings, stores = ctx.settings, ctx.stores
     reader = FormReader(
@@ -53,24 +59,42 @@ async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
     try:
         if staged is None or staged.size == 0:
             raise InvalidRequest("Your request is missing file parameter.")
-        target, options, response_fields = forms.upload_fields(form.fields)
-        if form.file_is_text:
-            staged = await _file_from_text(staged, ctx)
-        opened = staged
+        # The request as read, whatever its multipart boundary: a retry matches it.
+        meaning = idempotency.upload_meaning(form.fields, staged.digest, form.file_is_text)
 
-        def source() -> BinaryIO:
-            return stores.blobs.open_staged(opened)
+        async def run() -> Response[Any]:
+            nonlocal staged
+            assert staged is not None
+            target, options, response_fields = forms.upload_fields(form.fields)
+            expected, create_only = if_match(request), if_none_match(request)
+            if form.file_is_text:
+                staged = await _file_from_text(staged, ctx)
+            opened = staged
 
-        def probe_and_store() -> FileVersion:
-            # One thread hop for both: each hop is a wake-up of a worker thread and of the loop.
-            content = probe(source, opened.head, opened.digest, opened.size)
-            return uploads.upload(stores, opened, content, target, options)
+            def source() -> BinaryIO:
+                return stores.blobs.open_staged(opened)
 
-        result = await to_thread.run_sync(probe_and_store)
+            def probe_and_store() -> FileVersion:
+                # One thread hop for both: each hop wakes a worker thread and the loop.
+                content = probe(source, opened.head, opened.digest, opened.size)
+                return uploads.upload(
+                    stores,
+                    opened,
+                    content,
+                    target,
+                    options,
+                    expected_version=expected,
+                    create_only=create_only,
+                )
+
+            result = await to_thread.run_sync(probe_and_store)
+            body = serializers.upload_response(result, ctx.urls, response_fields)
+            return Response(body, headers=etag(result.version.id))
+
+        return await idempotently(request, run, meaning)
     finally:
         if staged is not None:
             stores.blobs.discard(staged)
-    return serializers.upload_response(result, ctx.urls, response_fields)
 
 
 _URL = re.compile(rb"\s*[A-Za-z][A-Za-z0-9+.-]*://")
