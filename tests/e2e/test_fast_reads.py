@@ -72,6 +72,8 @@ def test_fast_reads_match_the_litestar_routes(
                 slow = reference.get(path, auth=auth)
                 assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), path
                 assert fast.headers["content-type"] == slow.headers["content-type"]
+                assert fast.headers.get("etag") == slow.headers.get("etag"), path
+                assert ("etag" in fast.headers) == (fast.status_code == 200), path
                 assert fast.headers["x-ik-requestid"]
     listed = httpx.get(f"{server.base_url}/v1/files/{rich}/versions", auth=(TEST_KEY, "")).json()
     assert [(v["isPublished"], v["isPrivateFile"], v.get("hasAlpha")) for v in listed] == [
