@@ -42,7 +42,8 @@ DEAD_OWNER = 1  # no process registers as owner 1 in these tests' fresh librarie
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env(backend_env(), data=tmp_path, max_versions_per_file=5)
+    # No trash: these rules are about deletion itself (tests/e2e/test_trash.py has the trash).
+    return Settings.from_env(backend_env(), data=tmp_path, max_versions_per_file=5, trash_days=0)
 
 
 @pytest.fixture
