@@ -331,8 +331,12 @@ def test_a_rendition_is_computed_once_then_served_from_the_cache(
     again = httpx.get(link, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == first.headers["etag"]
-    # Deleting the file deletes its blob and, with it, the blob's renditions.
+    # Deleting the file for good (the trash keeps it until purged) deletes its blob and, with
+    # it, the blob's renditions.
     tclient.files.delete(uploaded.file_id)
+    assert _renditions(cache, first.content) == files
+    purged = httpx.delete(f"{tserver.base_url}/v1/trash/{uploaded.file_id}", auth=(TEST_KEY, ""))
+    assert purged.status_code == 204
     assert _renditions(cache, first.content) == []
 
 
