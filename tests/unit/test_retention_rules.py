@@ -165,3 +165,12 @@ def test_a_policy_folder_is_normalized_like_an_upload_folder() -> None:
     assert folder == "/a/b/"
     assert rules == Rules(keep_last=3, keep_days=7)
     assert parse_policy({"folderPath": "", "keepDays": 1})[0] == "/"
+
+
+def test_integral_json_numbers_are_integers() -> None:
+    body = {
+        "folderPath": "/a",
+        "keepLast": 3.0,
+        "thin": [{"olderThanDays": 7.0, "keepOnePer": "day"}],
+    }
+    assert parse_policy(body)[1] == Rules(keep_last=3, thin=(ThinRule(7, "day"),))

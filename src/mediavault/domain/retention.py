@@ -86,11 +86,19 @@ def parse_policy(body: dict[str, Any]) -> tuple[str, Rules]:
 def _count(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
     if name not in body:
         return None
-    value = body[name]
-    # bool is an int in Python: `true` is not a count.
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+    value = _integer(body[name])
+    if value is None or not low <= value <= high:
         raise InvalidRequest(f"{name} must be an integer from {low} to {high}.")
     return value
+
+
+def _integer(value: Any) -> int | None:
+    """A JSON integer: `7`, or `7.0` (JSON does not tell them apart); `true` is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 def _thin(value: Any) -> tuple[ThinRule, ...]:
@@ -103,8 +111,8 @@ def _thin(value: Any) -> tuple[ThinRule, ...]:
                 'Each thin rule must be an object {"olderThanDays": <days>, '
                 '"keepOnePer": "day" | "week"} with exactly these keys.'
             )
-        days = item["olderThanDays"]
-        if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= MAX_DAYS:
+        days = _integer(item["olderThanDays"])
+        if days is None or not 0 <= days <= MAX_DAYS:
             raise InvalidRequest(f"thin: olderThanDays must be an integer from 0 to {MAX_DAYS}.")
         if item["keepOnePer"] not in PERIODS:
             raise InvalidRequest('thin: keepOnePer must be "day" or "week".')
