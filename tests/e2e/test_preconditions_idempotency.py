@@ -42,7 +42,8 @@ def state(server: ServerProcess, folder: str) -> list[tuple[Any, ...]]:
         server,
         "SELECT f.file_path, f.updated_at, f.last_version_number, v.id, v.number, v.is_current,"
         " v.updated_at, v.tags, v.is_published FROM files f JOIN versions v ON v.file_id = f.id"
-        f" WHERE f.file_path LIKE '{folder}/%' ORDER BY v.id",
+        # substr, not LIKE: psycopg reads a bare % as a placeholder.
+        f" WHERE substr(f.file_path, 1, {len(folder) + 1}) = '{folder}/' ORDER BY v.id",
     )
 
 
