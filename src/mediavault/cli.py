@@ -102,11 +102,16 @@ def serve(
         database_url=database_url,
         blob_url=blob_url,
     )
-    private_key, key_was_generated = _prepare_in_child(settings)
+    private_key, key_was_generated, public_key, public_was_generated = _prepare_in_child(settings)
     if key_was_generated:
         click.echo(
             f"Generated a private API key (stored in {settings.private_key_path}; "
             f"shown only this once):\n\n    {private_key}\n"
+        )
+    if public_was_generated:
+        click.echo(
+            f"Generated a public key for uploads from browsers (stored in "
+            f"{settings.public_key_path}):\n\n    {public_key}\n"
         )
     click.echo(
         f"mediavault {__version__}: API on http://{settings.host}:{settings.port}, "
@@ -130,8 +135,8 @@ def serve(
     ).serve()
 
 
-def _prepare_in_child(settings: Settings) -> tuple[str, bool]:
-    """prepare_data_folder in a short-lived process; returns the key and whether it is new.
+def _prepare_in_child(settings: Settings) -> tuple[str, bool, str, bool]:
+    """prepare_data_folder in a short-lived process; returns each key and whether it is new.
 
     `serve`'s own process lives as long as the server and only supervises the workers: what
     preparing loads (Alembic, SQLAlchemy, the blob stores, the migrations' objects) would stay
@@ -144,12 +149,17 @@ def _prepare_in_child(settings: Settings) -> tuple[str, bool]:
         return child.submit(_prepare, settings).result()
 
 
-def _prepare(settings: Settings) -> tuple[str, bool]:
+def _prepare(settings: Settings) -> tuple[str, bool, str, bool]:
     """In the child: a plain tuple back, so that the parent never imports mediavault.wiring."""
     from mediavault.wiring import prepare_data_folder
 
     prepared = prepare_data_folder(settings)
-    return prepared.private_key, prepared.key_was_generated
+    return (
+        prepared.private_key,
+        prepared.key_was_generated,
+        prepared.public_key,
+        prepared.public_key_was_generated,
+    )
 
 
 @main.command()

@@ -40,6 +40,13 @@ class Settings:
     workers: int = 1
     # None: read from <data>/private_key, generated on first start.
     private_key: str | None = None
+    # The public key browsers send with their uploads (publicKey; the `kid` of V2 tokens).
+    # None: read from <data>/public_key, generated on first start. Not a secret.
+    public_key: str | None = None
+    # Origins (scheme://host[:port], comma-separated, or *) whose pages may call the two upload
+    # routes and delivery from a browser; none by default. The management API never answers
+    # a browser's cross-origin request.
+    cors_origins: str | None = None
     # Public base of delivery URLs; None means http://HOST:PORT + delivery_prefix.
     url_endpoint: str | None = None
     delivery_prefix: str = "/media"
@@ -161,6 +168,18 @@ class Settings:
     @property
     def private_key_path(self) -> Path:
         return self.data / "private_key"
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.data / "public_key"
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(
+            origin.strip().rstrip("/")
+            for origin in (self.cors_origins or "").split(",")
+            if origin.strip()
+        )
 
 
 def _parse(name: str, annotation: Any, raw: str) -> Any:

@@ -61,6 +61,8 @@ def build_blob_store(settings: Settings, owner: int = NO_OWNER) -> BlobStore:
 class PreparedDataFolder:
     private_key: str
     key_was_generated: bool
+    public_key: str
+    public_key_was_generated: bool
 
 
 def prepare_data_folder(settings: Settings) -> PreparedDataFolder:
@@ -83,12 +85,18 @@ def prepare_data_folder(settings: Settings) -> PreparedDataFolder:
         collect_abandoned(stores)
     finally:
         stores.close()
-    if settings.private_key:
-        return PreparedDataFolder(settings.private_key, key_was_generated=False)
-    path = settings.private_key_path
+    private_key, private_is_new = _key(settings.private_key, settings.private_key_path, "private_")
+    public_key, public_is_new = _key(settings.public_key, settings.public_key_path, "public_")
+    return PreparedDataFolder(private_key, private_is_new, public_key, public_is_new)
+
+
+def _key(configured: str | None, path: Path, prefix: str) -> tuple[str, bool]:
+    """The configured key, the stored one, or a new one stored now; and whether it is new."""
+    if configured:
+        return configured, False
     if path.exists():
-        return PreparedDataFolder(path.read_text().strip(), key_was_generated=False)
-    return PreparedDataFolder(_create_private_key(path), key_was_generated=True)
+        return path.read_text().strip(), False
+    return _create_key(path, prefix), True
 
 
 def _create_durably(folder: Path) -> None:
@@ -98,9 +106,10 @@ def _create_durably(folder: Path) -> None:
         make_durable_dirs(folder, existing)
 
 
-def _create_private_key(path: Path) -> str:
-    """A new key in `path`, readable by its owner only from the moment the file exists."""
-    key = "private_" + secrets.token_urlsafe(24)
+def _create_key(path: Path, prefix: str) -> str:
+    """A new key in `path`, readable by its owner only from the moment the file exists (the
+    public key too: it is not a secret, but nobody else needs to read it)."""
+    key = prefix + secrets.token_urlsafe(24)
     # A fresh name each time, so that a temp file left by a crash never blocks the next start.
     temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     # Mode 0600 at creation, not a chmod after writing, which leaves a moment when the umask's
@@ -123,3 +132,9 @@ def read_private_key(settings: Settings) -> str:
     if settings.private_key:
         return settings.private_key
     return settings.private_key_path.read_text().strip()
+
+
+def read_public_key(settings: Settings) -> str:
+    if settings.public_key:
+        return settings.public_key
+    return settings.public_key_path.read_text().strip()

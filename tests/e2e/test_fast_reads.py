@@ -187,7 +187,7 @@ def _summary(record: LogRecord) -> tuple[str, str, str, str]:
 
 # --- delivery: every request under the prefix is answered in front of Litestar -----------------
 
-IGNORED_HEADERS = {"date", "server", "x-ik-requestid"}
+IGNORED_HEADERS = {"date", "server", "x-ik-requestid", "x-request-id"}
 # Several ranges: multipart/byteranges from local disk (Starlette's FileResponse), the whole
 # body from an object store (api/ranges.py); HTTP allows either.
 SEVERAL_RANGES = 200 if os.environ.get("MEDIAVAULT_TEST_BLOB_URL") else 206

@@ -19,7 +19,8 @@ SAMPLE_ID = "0123456789abcdef01234567"
 
 
 def management_routes(tmp_path: Path) -> list[tuple[str, str]]:
-    app = create_app(Settings.from_env({}, data=tmp_path, private_key=TEST_KEY))
+    settings = Settings.from_env({}, data=tmp_path, private_key=TEST_KEY, public_key="public_t")
+    app = create_app(settings)
     while not isinstance(app, Litestar):  # unwrap the ASGI middlewares around it
         app = app.app  # type: ignore[attr-defined]
     routes = []

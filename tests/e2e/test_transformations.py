@@ -192,7 +192,7 @@ TABLE: list[tuple[list[dict[str, Any]], tuple[int, int], str, str, dict[tuple[in
         "JPEG",
         "RGB",
         {},
-    ),  # fmt: skip
+    ),
     ([{"dpr": 2, "width": 100}], (200, 160), "JPEG", "RGB", {(5, 5): RED}),
     ([{"quality": 30}], (1000, 800), "JPEG", "RGB", {(5, 5): RED}),
     ([{"blur": 10}], (1000, 800), "JPEG", "RGB", {(5, 5): RED, (995, 795): YELLOW}),

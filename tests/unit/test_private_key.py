@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mediavault.config import Settings
-from mediavault.wiring import prepare_data_folder, read_private_key
+from mediavault.wiring import prepare_data_folder, read_private_key, read_public_key
 from tests.backends import backend_env
 
 
@@ -62,6 +62,17 @@ def test_the_key_is_generated_once_and_read_back(settings: Settings) -> None:
     again = prepare_data_folder(settings)
     assert first.key_was_generated and not again.key_was_generated
     assert again.private_key == first.private_key == read_private_key(settings)
+
+
+def test_the_public_key_is_generated_once_too(settings: Settings) -> None:
+    first = prepare_data_folder(settings)
+    again = prepare_data_folder(settings)
+    assert first.public_key_was_generated and not again.public_key_was_generated
+    assert first.public_key.startswith("public_") and first.public_key != first.private_key
+    assert again.public_key == first.public_key == read_public_key(settings)
+    chosen = Settings.from_env({**backend_env(), "MEDIAVAULT_PUBLIC_KEY": "public_mine"},
+                               data=settings.data)  # fmt: skip
+    assert prepare_data_folder(chosen).public_key == read_public_key(chosen) == "public_mine"
 
 
 def test_a_chosen_key_writes_no_file(tmp_path: Path) -> None:

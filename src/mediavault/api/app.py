@@ -17,6 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from mediavault import __version__
 from mediavault.api import openapi
 from mediavault.api.context import AppContext
+from mediavault.api.cors import CorsMiddleware
 from mediavault.api.errors import EXCEPTION_HANDLERS
 from mediavault.api.fast_reads import FastReads
 from mediavault.api.routes import (
@@ -36,7 +37,7 @@ from mediavault.api.routes import (
 from mediavault.config import Settings
 from mediavault.services.collector import Collector, RetentionApplier
 from mediavault.urls import UrlBuilder
-from mediavault.wiring import build_stores, read_private_key
+from mediavault.wiring import build_stores, read_private_key, read_public_key
 
 
 @get("/healthz", include_in_schema=False)
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> ASGIApp:
         stores=stores,
         urls=UrlBuilder(settings.public_url_endpoint),
         private_key=read_private_key(settings),
+        public_key=read_public_key(settings),
     )
 
     async def deliver(scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,6 +87,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app = Litestar(
         route_handlers=[
             upload.upload_file,
+            upload.upload_file_v2,
             files.router,
             versions.router,
             assets.router,
@@ -120,7 +123,12 @@ def create_app(settings: Settings) -> ASGIApp:
     }
     app.state.ctx = ctx
     app.state.private_key = ctx.private_key
-    return RequestIdMiddleware(FastReads(app, ctx))
+    served: ASGIApp = RequestIdMiddleware(FastReads(app, ctx))
+    if settings.allowed_origins:
+        served = CorsMiddleware(
+            served, settings.allowed_origins, settings.normalized_delivery_prefix
+        )
+    return served
 
 
 def _configure_logging(level: str) -> None:
@@ -134,7 +142,7 @@ def _configure_logging(level: str) -> None:
 
 
 class RequestIdMiddleware:
-    """Adds ImageKit's `x-ik-requestId` header to every response."""
+    """Adds ImageKit's `x-ik-requestId` header (and `x-request-id`) to every response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -151,10 +159,15 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers: Any = message.get("headers", ())
+                # Both names: ImageKit's, and the one its browser SDK reads (x-request-id).
                 if isinstance(headers, list):
-                    headers.append((b"x-ik-requestid", request_id))
+                    headers += ((b"x-ik-requestid", request_id), (b"x-request-id", request_id))
                 else:
-                    message["headers"] = [*headers, (b"x-ik-requestid", request_id)]
+                    message["headers"] = [
+                        *headers,
+                        (b"x-ik-requestid", request_id),
+                        (b"x-request-id", request_id),
+                    ]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

@@ -22,6 +22,7 @@ class AppContext:
     stores: Stores
     urls: UrlBuilder
     private_key: str
+    public_key: str
 
 
 def context_of(request: Request[Any, Any, Any]) -> AppContext:

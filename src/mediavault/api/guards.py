@@ -39,3 +39,21 @@ async def management_guard(
 
 
 MANAGEMENT_GUARDS = [management_guard]
+
+
+async def upload_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The upload routes: a request with an Authorization header must carry the private key,
+    checked before the body is read; one without may still prove itself from the form (a
+    browser's single-use signature or JWT), which the route checks once it has read it."""
+    content_type = connection.headers.get("content-type", "")
+    if connection.headers.get("authorization") is not None or not content_type.lower().startswith(
+        "multipart/form-data"
+    ):
+        # A browser's upload is always a multipart form: anything else needs the key.
+        await require_private_key(connection, handler)
+    await reject_unknown_query(connection, handler)
+
+
+UPLOAD_GUARDS = [upload_guard]

@@ -242,11 +242,19 @@ class FormReader:
             self._writer = None
             return
         try:
-            self._form.fields[part.name] = part.data.decode("utf-8")
+            value = part.data.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidRequest(
                 f"Your request contains invalid {part.name} parameter. It is not valid UTF-8."
             ) from None
+        # ImageKit's browser SDK sends publicKey twice; a field sent twice with two values
+        # would leave the server to guess which one was meant.
+        earlier = self._form.fields.setdefault(part.name, value)
+        if earlier != value:
+            raise InvalidRequest(
+                f"Your request contains invalid {part.name} parameter. It was sent twice, with "
+                "different values."
+            )
 
     async def _abort(self) -> None:
         if self._pending_write is not None:

@@ -12,7 +12,7 @@ import random
 
 from anyio import to_thread
 
-from mediavault.services import idempotency, trash
+from mediavault.services import client_uploads, idempotency, trash
 from mediavault.services.garbage import collect_abandoned
 from mediavault.services.retention import apply_all
 from mediavault.services.stores import Stores
@@ -41,6 +41,10 @@ class Collector:
                 await to_thread.run_sync(trash.purge_expired, self._stores)
             except Exception:
                 log.warning("purging the trash failed", exc_info=True)
+            try:
+                await to_thread.run_sync(client_uploads.collect, self._stores)
+            except Exception:
+                log.warning("forgetting expired upload tokens failed", exc_info=True)
 
 
 class RetentionApplier:

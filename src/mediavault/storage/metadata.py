@@ -43,6 +43,7 @@ from mediavault.storage.rows import file_from, tag_rows, version_from
 from mediavault.storage.tables import files, version_tags, versions
 from mediavault.storage.transfer_queries import TransferQueries
 from mediavault.storage.trash_queries import TrashQueries
+from mediavault.storage.upload_token_queries import UploadTokenQueries
 from mediavault.storage.usage_queries import UsageQueries
 
 
@@ -112,6 +113,7 @@ class Transaction(
     TransferQueries,
     FsckQueries,
     HistoryQueries,
+    UploadTokenQueries,
     IdempotencyQueries,
     TrashQueries,
     UsageQueries,

@@ -275,6 +275,16 @@ folder_usage = sa.Table(
     sa.Column("trash_bytes", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+# Browser uploads (V1 signatures, V2 JWTs): every proof is good once, even for a failed request;
+# a used one is remembered until its expiry (plus clock skew) has passed.
+used_upload_tokens = sa.Table(
+    "used_upload_tokens",
+    metadata,
+    sa.Column("key", sa.String(67), primary_key=True),  # "v1:" or "v2:" + sha256 of the token
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "expires_at"),
+)
+
 # Search and sort columns of the list API.
 sa.Index("ix_files_name", files.c.name)
 # With the id, a search that walks files in creation order (mediavault.storage.search_plan)

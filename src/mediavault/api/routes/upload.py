@@ -1,4 +1,5 @@
-"""POST /api/v1/files/upload: the streamed multipart upload (spec §5)."""
+"""POST /api/v1/files/upload and /api/v2/files/upload: the streamed multipart upload (spec §5),
+with the private key or, from browsers, a single-use signature (V1) or JWT (V2)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from litestar import Request, Response, post
 from mediavault import serializers
 from mediavault.api import forms, openapi
 from mediavault.api.context import AppContext, context_of
-from mediavault.api.guards import MANAGEMENT_GUARDS
+from mediavault.api.guards import UPLOAD_GUARDS
 from mediavault.api.idempotency import idempotently
 from mediavault.api.multipart import FormReader, decode_base64_file
 from mediavault.api.preconditions import etag, if_match, if_none_match
+from mediavault.domain import upload_auth
 from mediavault.domain.models import FileVersion
-from mediavault.errors import InvalidRequest
+from mediavault.errors import InvalidRequest, Unauthenticated
 from mediavault.media.probe import probe
-from mediavault.services import idempotency, uploads
+from mediavault.services import client_uploads, idempotency, uploads
 from mediavault.storage.blobs import StagedBlob
 
 MAX_URL_BYTES = 8192
@@ -26,7 +28,7 @@ MAX_URL_BYTES = 8192
 
 @post(
     "/api/v1/files/upload",
-    guards=MANAGEMENT_GUARDS,
+    guards=UPLOAD_GUARDS,
     status_code=200,
     # The form reader enforces MEDIAVAULT_MAX_UPLOAD_BYTES itself, with ImageKit's message.
     request_max_body_size=None,
@@ -44,6 +46,37 @@ MAX_URL_BYTES = 8192
     tags=["upload"],
 )
 async def upload_file(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _upload(request, api_version=1)
+
+
+@post(
+    "/api/v2/files/upload",
+    guards=UPLOAD_GUARDS,
+    status_code=200,
+    request_max_body_size=None,
+    operation_class=openapi.documented(
+        {200: ("The stored file or new version.", openapi.UPLOAD_RESULT)},
+        body=openapi.UPLOAD_FORM,
+        media_type="multipart/form-data",
+        errors={408: "The client stopped sending the body."},
+        etag=True,
+        if_match=True,
+        if_none_match=True,
+        idempotent=True,
+    ),
+    summary="Upload (V2): the private key, or a JWT `token` from a browser",
+    description=(
+        "The same upload as V1. A browser sends no Authorization header but a `token` field: "
+        "a JWT signed (HS256) with the private key, `kid` the public key, `exp` less than an "
+        "hour ahead, whose claims are every other form field as strings. Each token works once."
+    ),
+    tags=["upload"],
+)
+async def upload_file_v2(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _upload(request, api_version=2)
+
+
+async def _upload(request: Request[Any, Any, Any], api_version: int) -> Response[Any]:
     ctx = context_of(request)
     settings, stores = ctx.settings, ctx.stores
     reader = FormReader(
@@ -57,15 +90,16 @@ async def upload_file(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await reader.read(request.headers.get("content-type"), request.stream())
     staged = form.file
     try:
+        fields = await _authorized_fields(request, ctx, form.fields, api_version)
         if staged is None or staged.size == 0:
             raise InvalidRequest("Your request is missing file parameter.")
         # The request as read, whatever its multipart boundary: a retry matches it.
-        meaning = idempotency.upload_meaning(form.fields, staged.digest, form.file_is_text)
+        meaning = idempotency.upload_meaning(fields, staged.digest, form.file_is_text)
 
         async def run() -> Response[Any]:
             nonlocal staged
             assert staged is not None
-            target, options, response_fields = forms.upload_fields(form.fields)
+            target, options, response_fields = forms.upload_fields(fields)
             expected, create_only = if_match(request), if_none_match(request)
             if form.file_is_text:
                 staged = await _file_from_text(staged, ctx)
@@ -95,6 +129,28 @@ async def upload_file(request: Request[Any, Any, Any]) -> Response[Any]:
     finally:
         if staged is not None:
             stores.blobs.discard(staged)
+
+
+async def _authorized_fields(
+    request: Request[Any, Any, Any], ctx: AppContext, fields: dict[str, str], api_version: int
+) -> dict[str, str]:
+    """The upload's own fields, once the request has proven it may upload.
+
+    With an Authorization header the guard has checked the private key; a browser sends none
+    and proves itself with V1's signature fields or V2's JWT instead (spec section 2), which
+    are used up here and are not upload fields. Both at once is refused, as ImageKit does:
+    the page would be exposing the private key."""
+    proof_fields = upload_auth.V1_FIELDS if api_version == 1 else ("token",)
+    if request.headers.get("authorization") is not None:
+        if any(name in fields for name in proof_fields):
+            raise InvalidRequest(upload_auth.BOTH_V1 if api_version == 1 else upload_auth.BOTH_V2)
+        return fields
+    if api_version == 1 and not upload_auth.wants_v1(fields):
+        raise Unauthenticated()
+    await to_thread.run_sync(
+        client_uploads.authorize, ctx.stores, fields, api_version, ctx.public_key, ctx.private_key
+    )
+    return {name: value for name, value in fields.items() if name not in proof_fields}
 
 
 _URL = re.compile(rb"\s*[A-Za-z][A-Za-z0-9+.-]*://")
