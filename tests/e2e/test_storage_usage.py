@@ -40,18 +40,22 @@ def usage(server: ServerProcess, path: str | None = None) -> dict[str, int]:
 
 def recount(server: ServerProcess, prefix: str) -> dict[str, int]:
     """The figures counted from scratch: rows for the counts, the blob store for bytes."""
-    like = f"'{prefix}%'"
-    (files,) = sql(server, f"SELECT COUNT(*) FROM files WHERE folder_path LIKE {like}")
+
+    # substr, not LIKE: a % in driver SQL is a placeholder to psycopg.
+    def under(column: str) -> str:
+        return f"substr({column}, 1, {len(prefix)}) = '{prefix}'"
+
+    (files,) = sql(server, f"SELECT COUNT(*) FROM files WHERE {under('folder_path')}")
     (live,) = sql(
         server,
         "SELECT COUNT(v.id), COALESCE(SUM(CASE WHEN v.is_current THEN v.size ELSE 0 END), 0), "
         "COALESCE(SUM(v.size), 0) FROM versions v JOIN files f ON f.id = v.file_id "
-        f"WHERE f.folder_path LIKE {like}",
+        f"WHERE {under('f.folder_path')}",
     )
     (trash,) = sql(
         server,
         "SELECT COALESCE(SUM(v.size), 0) FROM trashed_versions v "
-        f"JOIN trashed_files f ON f.id = v.file_id WHERE f.folder_path LIKE {like}",
+        f"JOIN trashed_files f ON f.id = v.file_id WHERE {under('f.folder_path')}",
     )
     digests = {
         row[0]
@@ -59,7 +63,7 @@ def recount(server: ServerProcess, prefix: str) -> dict[str, int]:
         for row in sql(
             server,
             f"SELECT v.blob_digest FROM {table} v JOIN {owner} f ON f.id = v.file_id "
-            f"WHERE f.folder_path LIKE {like}",
+            f"WHERE {under('f.folder_path')}",
         )
     }
     stored = blob_files(server)

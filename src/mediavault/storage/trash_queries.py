@@ -141,11 +141,14 @@ class TrashQueries:
         return list(digests)
 
     def expired_trash(self, deleted_before: int, limit: int) -> list[str]:
+        """Locked: workers purging at once each take other files (SKIP LOCKED on PostgreSQL;
+        SQLite has one writer), so no file's bytes leave the counters twice."""
         query = (
             sa.select(trashed_files.c.id)
             .where(trashed_files.c.deleted_at < deleted_before)
             .order_by(trashed_files.c.deleted_at)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return list(self._db.scalars(query))
 
