@@ -84,6 +84,14 @@ def _seed(server: ServerProcess) -> dict[str, list[str]]:
         assert uploaded.file_id and uploaded.version_info and uploaded.version_info.id
         file_ids.append(uploaded.file_id)
         version_ids += [v.version_info.id for v in client.files.versions.list(uploaded.file_id)]  # type: ignore[union-attr]
+    # Files in the trash, so that restoring and purging reach their success paths too.
+    for n in range(3):
+        trashed = client.files.upload(
+            file=b"t", file_name=f"t{n}.txt", folder="/fuzz/trash", use_unique_file_name=False
+        )
+        assert trashed.file_id
+        client.files.delete(trashed.file_id)
+        file_ids.append(trashed.file_id)
     # A rename moves the file it names away, so each success needs a path of its own.
     paths = [
         client.files.upload(
