@@ -105,6 +105,8 @@ class Settings:
     # Deleted files stay this many days in the trash (GET /v1/trash), bytes and all, then the
     # collector purges them; 0 deletes at once. Fractions of a day are accepted.
     trash_days: float = 30
+    # How long a sign-in to the web console (/ui/) lasts before the private key is asked again.
+    ui_session_hours: float = 12
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -11,10 +11,9 @@ from typing import Any
 from litestar import Litestar, get
 from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from mediavault import __version__
+from mediavault import __version__, web
 from mediavault.api import openapi
 from mediavault.api.context import AppContext
 from mediavault.api.cors import CorsMiddleware
@@ -101,14 +100,16 @@ def create_app(settings: Settings) -> ASGIApp:
             compare.router,
             delivery_mount,
             healthz,
+            *web.route_handlers(),
         ],
+        template_config=web.template_config(),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handlers take Exception
         openapi_config=OpenAPIConfig(
             title="mediavault",
             version=__version__,
             description="ImageKit-compatible media library with file versioning.",
             path="/docs",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[web.swagger_plugin()],
             components=openapi.COMPONENTS,
             security=openapi.SECURITY,
         ),

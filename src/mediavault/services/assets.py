@@ -59,3 +59,9 @@ def delete_folder(stores: Stores, folder_path: str) -> list[str]:
         discard_files(stores, tx, garbage, file_ids, now_ms())
         tx.delete_folders_under(path)
         return file_ids
+
+
+def version_counts(stores: Stores, file_ids: list[str]) -> dict[str, int]:
+    """How many versions each file has (the web console's grid), in one read transaction."""
+    with stores.meta.read() as tx:
+        return {file_id: tx.count_versions(file_id) for file_id in file_ids}

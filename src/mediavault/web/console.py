@@ -1,0 +1,454 @@
+"""The web console at /ui/: pages and their form actions, each calling the services.
+
+Pages need a session (else a redirect to sign-in). Every change is a POST that needs the
+session and its CSRF token (else 401 or 403 in ImageKit's error shape); it then redirects back
+to its page (303), with the outcome or the service's error message in the query string. The
+pages work as plain HTML forms; the ES modules add uploads, confirmation dialogs and the
+comparison slider.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+from anyio import to_thread
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from mediavault.api.context import AppContext, context_of
+from mediavault.api.listing_params import list_query
+from mediavault.domain import upload_auth
+from mediavault.domain.models import FileVersion, Folder
+from mediavault.domain.names import normalize_folder
+from mediavault.domain.versioning import DetailsUpdate
+from mediavault.errors import Forbidden, InvalidRequest, MediaVaultError, Unauthenticated
+from mediavault.serializers import comparison_object, file_event_object
+from mediavault.services import assets, compare, files, history, pins, versions
+from mediavault.web import session, views
+from mediavault.web.session import Session
+
+PREFIX = "/ui"
+PAGE_SIZE = 100
+HISTORY_EVENTS = 50
+# A console upload proof lives ten minutes, and works once.
+UPLOAD_PROOF_SECONDS = 600
+NOT_SIGNED_IN = "Sign in to the web console first."
+BAD_CSRF = "The console's CSRF token is missing or invalid. Reload the page and try again."
+WRONG_KEY = "That is not this server's private key."
+
+
+class SignInRequired(Exception):
+    """A page was asked for without a session: the answer is the sign-in page."""
+
+
+@lru_cache(maxsize=4)
+def _secret(private_key: str) -> bytes:
+    return session.session_secret(private_key)
+
+
+def _session_of(request: Request[Any, Any, Any]) -> Session | None:
+    secret = _secret(context_of(request).private_key)
+    return session.read(secret, request.cookies.get(session.COOKIE), time.time())
+
+
+def _page_session(request: Request[Any, Any, Any]) -> Session:
+    found = _session_of(request)
+    if found is None:
+        raise SignInRequired
+    return found
+
+
+async def _change(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The session and CSRF checks of every change; returns the form's text fields."""
+    found = _session_of(request)
+    if found is None:
+        raise Unauthenticated(NOT_SIGNED_IN)
+    fields: dict[str, str] = {}
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        fields = {name: value for name, value in form.items() if isinstance(value, str)}
+    sent = request.headers.get(session.CSRF_HEADER) or fields.get(session.CSRF_FIELD)
+    if not session.csrf_ok(_secret(context_of(request).private_key), found, sent):
+        raise Forbidden(BAD_CSRF)
+    return fields
+
+
+def _common(request: Request[Any, Any, Any], found: Session | None) -> dict[str, Any]:
+    ctx = context_of(request)
+    params = request.query_params
+    return {
+        "csrf": session.csrf_token(_secret(ctx.private_key), found) if found else "",
+        "signed_in": found is not None,
+        "notice": params.get("message"),
+        "error": params.get("error"),
+    }
+
+
+def _back(location: str, **params: str | None) -> Redirect:
+    query = urlencode({k: v for k, v in params.items() if v})
+    separator = "&" if "?" in location else "?"
+    return Redirect(location + (separator + query if query else ""), status_code=303)
+
+
+def library_url(folder_path: str) -> str:
+    return f"{PREFIX}/" if folder_path == "/" else f"{PREFIX}/?{urlencode({'path': folder_path})}"
+
+
+def _file_url(file_id: str) -> str:
+    return f"{PREFIX}/files/{file_id}"
+
+
+async def _run(function: Any, *args: Any) -> Any:
+    return await to_thread.run_sync(function, *args)
+
+
+def _urls(ctx: AppContext) -> views.MediaUrls:
+    return views.MediaUrls(ctx.settings.normalized_delivery_prefix, ctx.private_key, time.time())
+
+
+# -- sign-in ----------------------------------------------------------------------------------
+
+
+@get("/", include_in_schema=False)
+async def root() -> Redirect:
+    return Redirect(f"{PREFIX}/", status_code=302)
+
+
+@get("/sign-in", include_in_schema=False)
+async def sign_in_page(request: Request[Any, Any, Any]) -> Template:
+    return Template(
+        "sign_in.html",
+        context={**_common(request, None), "next": request.query_params.get("next", "")},
+    )
+
+
+@post("/sign-in", include_in_schema=False)
+async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
+    ctx = context_of(request)
+    form = await request.form()
+    key, target = form.get("key"), form.get("next")
+    if not isinstance(key, str) or not session.key_matches(ctx.private_key, key):
+        context = {**_common(request, None), "error": WRONG_KEY, "next": target or ""}
+        return Template("sign_in.html", context=context, status_code=401)
+    cookie, _ = session.issue(_secret(ctx.private_key), time.time(), ctx.settings.ui_session_hours)
+    # Only a path inside the console: `next` must never send the browser elsewhere.
+    location = f"{PREFIX}/"
+    if isinstance(target, str) and target.startswith(f"{PREFIX}/") and "//" not in target:
+        location = target
+    response = Redirect(location, status_code=303)
+    response.cookies.append(_cookie(request, cookie, ctx.settings.ui_session_hours))
+    return response
+
+
+@post("/sign-out", include_in_schema=False)
+async def sign_out(request: Request[Any, Any, Any]) -> Redirect:
+    await _change(request)
+    response = _back(f"{PREFIX}/sign-in", message="You are signed out.")
+    response.cookies.append(_cookie(request, "", 0))
+    return response
+
+
+def _cookie(request: Request[Any, Any, Any], value: str, hours: float) -> Cookie:
+    # Secure whenever the browser came over https, directly or through a proxy that says so.
+    https = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    return Cookie(
+        key=session.COOKIE,
+        value=value,
+        path=PREFIX,
+        max_age=int(hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=https,
+    )
+
+
+# -- library ----------------------------------------------------------------------------------
+
+
+@get("/", include_in_schema=False, name="ui-library")
+async def library(request: Request[Any, Any, Any]) -> Template:
+    found = _page_session(request)
+    ctx = context_of(request)
+    params = request.query_params
+    search = (params.get("q") or "").strip()
+    sort = params.get("sort") or views.DEFAULT_SORT
+    sort = sort if sort in views.SORTS else views.DEFAULT_SORT
+    skip = int(params["skip"]) if (params.get("skip") or "").isdigit() else 0
+    problem = None
+    items: list[Any] = []
+    more = False
+    folder_path = _safe_folder(params.get("path") or "/")
+    try:
+        # A search covers the whole library; browsing lists one folder.
+        wanted = {"type": "all", "sort": sort, "skip": str(skip), "limit": str(PAGE_SIZE + 1)}
+        wanted.update({"searchQuery": search} if search else {"path": folder_path})
+        query = list_query(wanted)
+        found_items, counts = await _run(_load_library, ctx, query)
+        more = len(found_items) > PAGE_SIZE
+        urls = _urls(ctx)
+        items = [views.grid_item(item, urls, counts) for item in found_items[:PAGE_SIZE]]
+    except InvalidRequest as exc:
+        problem = exc.message  # shown beside the search field
+    page_params = {"path": folder_path, "q": search, "sort": sort}
+    return Template(
+        "library.html",
+        context={
+            **_common(request, found),
+            "folder_path": folder_path,
+            "crumbs": views.breadcrumbs(folder_path),
+            "search": search,
+            "search_error": problem,
+            "sort": sort,
+            "sorts": views.SORTS,
+            "items": items,
+            "skip": skip,
+            "previous_url": _page_url(page_params, max(0, skip - PAGE_SIZE)) if skip else None,
+            "next_url": _page_url(page_params, skip + PAGE_SIZE) if more else None,
+            "public_key": ctx.public_key,
+        },
+    )
+
+
+def _load_library(ctx: AppContext, query: Any) -> tuple[list[FileVersion | Folder], dict[str, int]]:
+    found = assets.list_assets(ctx.stores, query)
+    ids = [item.file.id for item in found[:PAGE_SIZE] if isinstance(item, FileVersion)]
+    return found, assets.version_counts(ctx.stores, ids)
+
+
+def _page_url(params: dict[str, str], skip: int) -> str:
+    kept = {k: v for k, v in params.items() if v and not (k == "path" and v == "/")}
+    return f"{PREFIX}/?{urlencode({**kept, 'skip': str(skip)})}"
+
+
+@post("/folders", include_in_schema=False)
+async def create_folder(request: Request[Any, Any, Any]) -> Redirect:
+    fields = await _change(request)
+    parent = fields.get("parent") or "/"
+    try:
+        name = fields.get("name") or ""
+        folder = await _run(assets.create_folder, context_of(request).stores, name, parent)
+    except MediaVaultError as exc:
+        return _back(library_url(_safe_folder(parent)), error=exc.message)
+    return _back(library_url(_safe_folder(parent)), message=f"Folder {folder.name} created.")
+
+
+@post("/folders/delete", include_in_schema=False)
+async def delete_folder(request: Request[Any, Any, Any]) -> Redirect:
+    fields = await _change(request)
+    path = _safe_folder(fields.get("path") or "/")
+    parent = views.breadcrumbs(path)[-2].path if path != "/" else "/"
+    try:
+        await _run(assets.delete_folder, context_of(request).stores, path)
+    except MediaVaultError as exc:
+        return _back(library_url(parent), error=exc.message)
+    return _back(library_url(parent), message=f"Folder {path} deleted.")
+
+
+def _safe_folder(path: str) -> str:
+    try:
+        return normalize_folder(path)
+    except InvalidRequest:
+        return "/"
+
+
+@post("/upload-auth", include_in_schema=False, status_code=200)
+async def upload_auth_proof(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """A single-use V1 proof for one upload from this page: the key never reaches the page."""
+    await _change(request)
+    ctx = context_of(request)
+    token, expire = str(uuid.uuid4()), str(int(time.time()) + UPLOAD_PROOF_SECONDS)
+    return {
+        "publicKey": ctx.public_key,
+        "token": token,
+        "expire": expire,
+        "signature": upload_auth.signature_v1(ctx.private_key, token, expire),
+    }
+
+
+# -- file page --------------------------------------------------------------------------------
+
+
+@get("/files/{file_id:str}", include_in_schema=False)
+async def file_page(request: Request[Any, Any, Any], file_id: FromPath[str]) -> Template:
+    found = _page_session(request)
+    ctx = context_of(request)
+    picked = request.query_params.getall("compare", [])
+    all_versions, pinned, page = await _run(_load_file, ctx, file_id)
+    urls = _urls(ctx)
+    current = next(item for item in all_versions if item.version.is_current)
+    names = {item.version.id: item.version.name for item in all_versions}
+    timeline = sorted(all_versions, key=lambda item: item.version.number, reverse=True)
+    comparison = None
+    if len(picked) == 2:
+        comparison = await _comparison(ctx, file_id, picked, urls)
+    return Template(
+        "file.html",
+        context={
+            **_common(request, found),
+            "file": current.file,
+            "current": views.version_item(current, urls, pinned),
+            "preview": views.preview_kind(current),
+            "public_url": ctx.urls.url(current),
+            "tags": ", ".join(current.version.metadata.tags or []),
+            "custom_metadata": json.dumps(current.version.metadata.custom_metadata or {}, indent=2),
+            "versions": [views.version_item(item, urls, pinned) for item in timeline],
+            "crumbs": views.breadcrumbs(current.file.folder_path),
+            "comparison": comparison,
+            "picked": picked,
+            "events": [_event(event, names) for event in page.events],
+        },
+    )
+
+
+def _load_file(ctx: AppContext, file_id: str) -> tuple[list[FileVersion], set[str], Any]:
+    found = versions.list_versions(ctx.stores, file_id)
+    pinned = pins.pinned_version_ids(ctx.stores, file_id)
+    page = history.file_history(ctx.stores, file_id, HISTORY_EVENTS, None)
+    return found, pinned, page
+
+
+def _event(event: Any, names: dict[str, str]) -> dict[str, Any]:
+    body = file_event_object(event)
+    version = names.get(event.version_id, "a deleted version") if event.version_id else None
+    return {**body, "when": views.when(event.at), "version": version}
+
+
+async def _comparison(
+    ctx: AppContext, file_id: str, picked: list[str], urls: views.MediaUrls
+) -> dict[str, Any]:
+    try:
+        result = await _run(compare.compare_versions, ctx.stores, file_id, picked[0], picked[1])
+    except MediaVaultError as exc:
+        return {"error": exc.message}
+    # Older on the left, whichever order they were ticked in.
+    if result.before.version.number > result.after.version.number:
+        result = compare.Comparison(result.after, result.before, _swapped(result.image))
+    body = comparison_object(result, ctx.urls)
+    return {
+        "before": views.version_item(result.before, urls, set()),
+        "after": views.version_item(result.after, urls, set()),
+        "both_images": all(
+            views.preview_kind(item) == "image" for item in (result.before, result.after)
+        ),
+        "same_content": body["sameContent"],
+        "changed": [
+            (name, _shown(change["from"]), _shown(change["to"]))
+            for name, change in body["changed"].items()
+        ],
+        "image": body["image"],
+    }
+
+
+def _swapped(image: Any) -> Any:
+    if image is None:
+        return None
+    return dataclasses.replace(image, from_size=image.to_size, to_size=image.from_size)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@post("/files/{file_id:str}/versions/{version_id:str}/restore", include_in_schema=False)
+async def restore_version(
+    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
+) -> Redirect:
+    await _change(request)
+    try:
+        item = await _run(versions.restore_version, context_of(request).stores, file_id, version_id)
+    except MediaVaultError as exc:
+        return _back(_file_url(file_id), error=exc.message)
+    return _back(_file_url(file_id), message=f"{item.version.name} restored; it is current.")
+
+
+@post("/files/{file_id:str}/versions/{version_id:str}/delete", include_in_schema=False)
+async def delete_version(
+    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
+) -> Redirect:
+    fields = await _change(request)
+    try:
+        await _run(versions.delete_version, context_of(request).stores, file_id, version_id)
+    except MediaVaultError as exc:
+        return _back(_file_url(file_id), error=exc.message)
+    label = fields.get("label") or "The version"
+    return _back(_file_url(file_id), message=f"{label} deleted.")
+
+
+@post("/files/{file_id:str}/versions/{version_id:str}/pin", include_in_schema=False)
+async def pin_version(
+    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
+) -> Redirect:
+    fields = await _change(request)
+    pinned = fields.get("pinned") == "true"
+    stores = context_of(request).stores
+    try:
+        await _run(pins.set_pinned, stores, file_id, version_id, pinned)
+    except MediaVaultError as exc:
+        return _back(_file_url(file_id), error=exc.message)
+    return _back(_file_url(file_id), message="Pinned." if pinned else "Unpinned.")
+
+
+@post("/files/{file_id:str}/details", include_in_schema=False)
+async def update_details(request: Request[Any, Any, Any], file_id: FromPath[str]) -> Redirect:
+    fields = await _change(request)
+    tags = [t.strip() for t in (fields.get("tags") or "").split(",") if t.strip()]
+    try:
+        metadata = json.loads(fields.get("customMetadata") or "{}")
+        if not isinstance(metadata, dict):
+            raise InvalidRequest("Custom metadata must be a JSON object.")
+        update = DetailsUpdate(tags=tags or None, custom_metadata=metadata)
+        await _run(files.update_details, context_of(request).stores, file_id, update)
+    except json.JSONDecodeError:
+        return _back(_file_url(file_id), error="Custom metadata must be a JSON object.")
+    except MediaVaultError as exc:
+        return _back(_file_url(file_id), error=exc.message)
+    return _back(_file_url(file_id), message="Tags and custom metadata saved.")
+
+
+@post("/files/{file_id:str}/delete", include_in_schema=False)
+async def delete_file(request: Request[Any, Any, Any], file_id: FromPath[str]) -> Redirect:
+    fields = await _change(request)
+    folder = _safe_folder(fields.get("folder") or "/")
+    try:
+        await _run(files.delete_file, context_of(request).stores, file_id)
+    except MediaVaultError as exc:
+        return _back(_file_url(file_id), error=exc.message)
+    return _back(library_url(folder), message="File deleted.")
+
+
+def _to_sign_in(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"{PREFIX}/sign-in?{urlencode({'next': target})}", status_code=303)
+
+
+router = Router(
+    path=PREFIX,
+    include_in_schema=False,
+    exception_handlers={SignInRequired: _to_sign_in},
+    route_handlers=[
+        sign_in_page,
+        sign_in,
+        sign_out,
+        library,
+        create_folder,
+        delete_folder,
+        upload_auth_proof,
+        file_page,
+        restore_version,
+        delete_version,
+        pin_version,
+        update_details,
+        delete_file,
+    ],
+)
