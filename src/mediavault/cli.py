@@ -275,7 +275,7 @@ def retention_apply(
         with click.progressbar(file_ids, label=label, file=sys.stderr) as files:
             for file_id in files:
                 if dry_run:
-                    removals += policies.plan_files(stores, [file_id]).removals
+                    removals += policies.planned(stores, [file_id])
                 else:
                     removals += policies.apply_to_file(stores, file_id)
         verb = "would delete" if dry_run else "deleted"

@@ -96,18 +96,25 @@ def governed_file_ids(stores: Stores) -> list[str]:
         return list(found)
 
 
-def plan_files(stores: Stores, file_ids: Iterable[str]) -> Plan:
+def planned(stores: Stores, file_ids: Iterable[str]) -> list[Removal]:
     """What applying every policy to these files would remove now, changing nothing."""
     with stores.meta.read() as tx:
         policies, now = tx.policies(), now_ms()
-        removals = [r for file_id in file_ids for r in _plan_file(tx, policies, file_id, now)]
-        return Plan(removals, _bytes_freed(tx, removals))
+        return [r for file_id in file_ids for r in _plan_file(tx, policies, file_id, now)]
+
+
+def apply_to_file(stores: Stores, file_id: str) -> list[Removal]:
+    """Remove what the file's policy does not keep. A read first: most files of a run have
+    nothing to remove, and a write transaction each would queue behind every upload."""
+    if not planned(stores, [file_id]):
+        return []
+    return _apply_to_file(stores, file_id)
 
 
 @retry_on_conflict
-def apply_to_file(stores: Stores, file_id: str) -> list[Removal]:
-    """Remove what the file's policy does not keep, in one short transaction under the
-    file's lock; the blobs that became unreferenced go after the commit."""
+def _apply_to_file(stores: Stores, file_id: str) -> list[Removal]:
+    """In one short transaction under the file's lock; the blobs that became unreferenced go
+    after the commit."""
     with collecting_garbage(stores) as garbage, stores.meta.write() as tx:
         if tx.get_file(file_id, lock=True) is None:
             return []
