@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from imagekitio import ImageKit
@@ -102,10 +103,18 @@ def _seed(server: ServerProcess) -> dict[str, list[str]]:
     field = client.custom_metadata_fields.create(
         name="fuzzed", label="Fuzzed", schema={"type": "Text"}
     )
+    # A retention policy whose preview has versions to list (never applied: the periodic
+    # applier's first run is far beyond this test).
+    policy = httpx.post(
+        f"{server.base_url}/v1/retentionPolicies",
+        json={"folderPath": "/fuzz", "keepLast": 2},
+        auth=(TEST_KEY, ""),
+    ).json()
     return {
         "file_ids": file_ids,
         "version_ids": version_ids,
         "field_ids": [field.id],
+        "policy_ids": [policy["id"]],
         "file_paths": [p for p in paths if p],
         # Valid customMetadata depends on the declared fields, which the fuzzer itself deletes
         # and changes; empty is valid whatever it did.
@@ -121,6 +130,8 @@ def _config(ids: dict[str, list[str]]) -> str:
 [parameters]
 "path.file_id" = { dictionary = "file_ids", probability = 0.5 }
 "path.version_id" = { dictionary = "version_ids", probability = 0.5 }
+"path.other_version_id" = { dictionary = "version_ids", probability = 0.5 }
+"path.policy_id" = { dictionary = "policy_ids", probability = 0.5 }
 "path.field_id" = { dictionary = "field_ids", probability = 0.5 }
 "body.filePath" = { dictionary = "file_paths", probability = 0.5 }
 "body.customMetadata" = { dictionary = "upload_metadata", probability = 1.0 }
