@@ -140,3 +140,15 @@ def test_retention_keeps_a_pinned_version(
     finally:
         http.delete(f"/v1/retentionPolicies/{policy['id']}")
     check_invariants(data)
+
+
+def test_a_file_with_a_pinned_version_can_still_be_deleted_whole(
+    client: ImageKit, http: httpx.Client, folder: str, data: ServerProcess
+) -> None:
+    file_id, (v1, _, _) = three_versions(client, folder)
+    http.put(pin_url(file_id, v1))
+    client.files.delete(file_id)
+    with pytest.raises(imagekitio.NotFoundError):
+        client.files.versions.list(file_id)
+    assert http.put(pin_url(file_id, v1)).status_code == 404
+    check_invariants(data)
