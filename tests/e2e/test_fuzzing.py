@@ -34,12 +34,17 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 # Every check, but two generic REST conventions this server does not follow: unknown routes and
 # wrong methods are 404 in ImageKit's error shape (docs/decisions.md), so there is no 405 and no
-# Allow header.
+# Allow header. Valid input may also meet 412 (a well-formed If-Match naming a version that is
+# not the current one, If-None-Match: * onto a taken path) and 422 (an Idempotency-Key the
+# generator already sent with another request): answers about state, not about the input.
 _CHECKS = """
 [checks]
 enabled = true
 unsupported_method.enabled = false
 allow_header_conformance.enabled = false
+positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", "401", "403", "404", "409", "412", "422", "429", "5xx",
+]
 """
 
 # Where validity cannot be written as a JSON schema, generated "valid" input is often refused by
@@ -119,6 +124,7 @@ def _seed(server: ServerProcess) -> dict[str, list[str]]:
         # Valid customMetadata depends on the declared fields, which the fuzzer itself deletes
         # and changes; empty is valid whatever it did.
         "upload_metadata": ["", "{}", " { } "],
+        "if_match": ["*", *(f'"{v}"' for v in version_ids[:4])],
     }
 
 
@@ -135,6 +141,7 @@ def _config(ids: dict[str, list[str]]) -> str:
 "path.field_id" = { dictionary = "field_ids", probability = 0.5 }
 "body.filePath" = { dictionary = "file_paths", probability = 0.5 }
 "body.customMetadata" = { dictionary = "upload_metadata", probability = 1.0 }
+"header.If-Match" = { dictionary = "if_match", probability = 0.5 }
 """
     # The upload form's text fields have patterns that multipart generation often misses.
     top_level = 'suppress-health-check = ["filter_too_much"]\n'

@@ -214,17 +214,29 @@ def test_a_malformed_if_match_is_a_400_and_changes_nothing(
     assert state(server, folder) == before
 
 
-def test_conditional_uploads_need_the_exact_file_name(client: ImageKit, folder: str) -> None:
-    for headers in ({"If-Match": "*"}, {"If-None-Match": "*"}):
-        with pytest.raises(imagekitio.BadRequestError) as refused:
-            client.files.upload(file=b"x", file_name="u.txt", folder=folder, extra_headers=headers)
-        assert "useUniqueFileName=false" in refused.value.body["message"]
-    with pytest.raises(imagekitio.BadRequestError):
-        put(client, b"x", folder, extra_headers={"If-Match": "*", "If-None-Match": "*"})
+def test_a_unique_file_name_is_a_new_path_to_the_conditions(client: ImageKit, folder: str) -> None:
+    put(client, b"x", folder, "u.txt")
+    # useUniqueFileName=true (the default) never names the file already at u.txt.
+    with pytest.raises(imagekitio.APIStatusError) as refused:
+        client.files.upload(
+            file=b"y", file_name="u.txt", folder=folder, extra_headers={"If-Match": "*"}
+        )
+    assert refused.value.status_code == 412
+    created = client.files.upload(
+        file=b"y", file_name="u.txt", folder=folder, extra_headers={"If-None-Match": "*"}
+    )
+    assert created.name != "u.txt" and created.version_info.name == "Version 1"
+    # Both conditions can never hold together.
+    for name in ("u.txt", "new.txt"):
+        with pytest.raises(imagekitio.APIStatusError) as refused:
+            put(client, b"z", folder, name, extra_headers={"If-Match": "*", "If-None-Match": "*"})
+        assert refused.value.status_code == 412
     with pytest.raises(imagekitio.BadRequestError) as refused:
         put(client, b"x", folder, extra_headers={"If-None-Match": '"abc"'})
     assert refused.value.body["message"].startswith("Your request contains invalid If-None-Match")
-    assert client.assets.list(path=folder) == []
+    assert sorted(a.name for a in client.assets.list(path=folder)) == sorted(
+        ["u.txt", created.name]
+    )
 
 
 def test_if_none_match_star_creates_only(

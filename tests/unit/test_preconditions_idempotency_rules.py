@@ -8,7 +8,6 @@ import pytest
 
 from mediavault.domain.preconditions import (
     ANY,
-    check_upload_conditions,
     ensure_absent,
     ensure_expected_version,
     entity_tag,
@@ -85,18 +84,6 @@ def test_create_only_fails_when_a_file_exists() -> None:
     ensure_absent(False, V1)
     with pytest.raises(PreconditionFailed, match=f"its current version is {V1}"):
         ensure_absent(True, V1)
-
-
-def test_upload_conditions_need_a_fixed_name_and_do_not_combine() -> None:
-    check_upload_conditions(True, None, False)
-    check_upload_conditions(False, V1, False)
-    check_upload_conditions(False, None, True)
-    with pytest.raises(InvalidRequest, match="useUniqueFileName=false"):
-        check_upload_conditions(True, V1, False)
-    with pytest.raises(InvalidRequest, match="useUniqueFileName=false"):
-        check_upload_conditions(True, None, True)
-    with pytest.raises(InvalidRequest, match="both If-Match and If-None-Match"):
-        check_upload_conditions(False, ANY, True)
 
 
 # --- Idempotency keys ------------------------------------------------------------------------

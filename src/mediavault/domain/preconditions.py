@@ -49,23 +49,6 @@ def parse_if_none_match(value: str | None) -> bool:
     return True
 
 
-def check_upload_conditions(
-    use_unique_file_name: bool, expected_version: str | None, create_only: bool
-) -> None:
-    """The conditions name the file at the upload's path, so the path must be the one given."""
-    if expected_version is None and not create_only:
-        return
-    if expected_version is not None and create_only:
-        raise InvalidRequest(
-            "Your request cannot carry both If-Match and If-None-Match: one of them always fails."
-        )
-    if use_unique_file_name:
-        raise InvalidRequest(
-            "If-Match and If-None-Match need useUniqueFileName=false: "
-            "a unique file name never names an existing file."
-        )
-
-
 def ensure_expected_version(expected: str | None, current_version_id: str | None) -> None:
     """`current_version_id` None: there is no file (only an upload to a path can meet that)."""
     if expected is None:

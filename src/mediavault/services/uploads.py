@@ -11,11 +11,7 @@ from mediavault.domain import names
 from mediavault.domain.custom_metadata import checked_values, with_required_defaults
 from mediavault.domain.ids import new_lease_id, new_object_id, new_version_token
 from mediavault.domain.models import ContentInfo, File, FileVersion, Version
-from mediavault.domain.preconditions import (
-    check_upload_conditions,
-    ensure_absent,
-    ensure_expected_version,
-)
+from mediavault.domain.preconditions import ensure_absent, ensure_expected_version
 from mediavault.domain.versioning import (
     UploadOptions,
     ensure_may_overwrite,
@@ -61,7 +57,6 @@ def upload(
     transaction (content-addressed, so publishing twice is harmless), and a short
     transaction records the version and returns the lease.
     """
-    check_upload_conditions(options.use_unique_file_name, expected_version, create_only)
     name = names.sanitize_file_name(target.file_name)
     folder_path = names.normalize_folder(target.folder)
     lease = BlobLease(
@@ -109,8 +104,9 @@ def _store(
             existing = None
         else:
             existing = tx.get_file_by_path(folder_path + name, lock=True)
-            if conditions != (None, False):
-                _check_conditions(tx, existing, *conditions)
+        if conditions != (None, False):
+            # A unique name is a new path: If-Match fails there, If-None-Match: * holds.
+            _check_conditions(tx, existing, *conditions)
         fields = tx.list_fields()
         if options.custom_metadata is not None:
             checked_values(options.custom_metadata, fields)
