@@ -9,18 +9,23 @@ from mediavault.media.transform.inputs import Source
 from mediavault.services.stores import Stores
 
 
-def resolve(stores: Stores, file_path: str, token: str | None) -> FileVersion:
+def resolve(
+    stores: Stores, file_path: str, token: str | None, signed: bool = False
+) -> FileVersion:
     """The current version at its plain path; any version by its `ik-obj-version` token.
 
     A token keeps naming its version after the version becomes current (the bytes are the
     same), and stops working when the version is deleted or its publish state changes.
-    Unpublished versions are not delivered.
+    Unpublished versions are delivered only to a URL signed with the private key (`signed`):
+    the library's owner, an import moving it elsewhere, never the public.
     """
     with stores.meta.lookups() as lookups:
         found = lookups.at_path(file_path, token)  # one statement, no transaction
     if found is None:
         raise NotFound("The requested file does not exist.")
-    if not isinstance(found, FileVersion) or not found.version.metadata.is_published:
+    if not isinstance(found, FileVersion):
+        raise NotFound("The requested file version does not exist.")
+    if not found.version.metadata.is_published and not signed:
         raise NotFound("The requested file version does not exist.")
     return found
 

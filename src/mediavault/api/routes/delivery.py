@@ -112,7 +112,9 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
         raise NotFound("The requested API endpoint does not exist.")
     request = _parse(ctx.settings.normalized_delivery_prefix, scope)
     token = request.params.get("ik-obj-version")
-    item = await run_lookup(ctx, delivery.resolve, ctx.stores, request.file_path, token)
+    # Checked first only when a signature is sent: it also opens unpublished versions.
+    signed = "ik-s" in request.params and _signature_ok(ctx.private_key, request)
+    item = await run_lookup(ctx, delivery.resolve, ctx.stores, request.file_path, token, signed)
     chain = None
     if request.transformation is not None:
         chain = ctx.stores.renditions.parse(request.transformation)  # BadTransformation: 400
@@ -122,7 +124,7 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
     if (
         item.version.metadata.is_private_file
         and not unsigned_ok
-        and not _signature_ok(ctx.private_key, request)
+        and not signed
     ):
         raise InvalidSignature()
     content = item.version.content
@@ -342,7 +344,7 @@ def _signature_ok(private_key: str, request: DeliveryRequest) -> bool:
 
 
 def _cache_control(request: DeliveryRequest, item: FileVersion) -> str:
-    if item.version.metadata.is_private_file:
+    if item.version.metadata.is_private_file or not item.version.metadata.is_published:
         return PRIVATE
     if "ik-obj-version" in request.params:
         return IMMUTABLE  # a token names one version's bytes for good
