@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
 
+from mediavault.api.app import create_app
+from mediavault.config import Settings
 from mediavault.domain.preconditions import (
     ANY,
     ensure_absent,
@@ -29,6 +34,7 @@ from mediavault.services.idempotency import (
     upload_meaning,
 )
 from mediavault.storage.idempotency_queries import IdempotencyRecord
+from mediavault.wiring import prepare_data_folder
 
 V1 = "0123456789abcdef01234567"
 V2 = "76543210fedcba9876543210"
@@ -165,3 +171,58 @@ def test_what_a_request_with_a_known_key_does(stored: Any, outcome: Any) -> None
     else:
         with pytest.raises(outcome):
             decide(stored, DIGEST, NOW, alive, STALE_BEFORE)
+
+
+# --- the OpenAPI document --------------------------------------------------------------------
+
+
+def test_the_openapi_document_names_the_headers_of_every_route_that_takes_them(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({}, data=tmp_path, private_key="private_k")
+    prepare_data_folder(settings)
+    app = create_app(settings)
+    while not isinstance(app, Litestar):
+        app = app.app  # type: ignore[attr-defined]
+    with TestClient(app=app) as client:
+        paths = client.get("/docs/openapi.json").json()["paths"]
+
+    def headers(path: str, method: str) -> set[str]:
+        parameters = paths[path][method].get("parameters", [])
+        return {p["name"] for p in parameters if p["in"] == "header"}
+
+    if_match = [
+        ("/api/v1/files/upload", "post"),
+        ("/v1/files/{file_id}/versions/{version_id}/restore", "put"),
+        ("/v1/files/{file_id}/versions/{version_id}", "delete"),
+        ("/v1/files/{file_id}/details", "patch"),
+        ("/v1/files/{file_id}", "delete"),
+        ("/v1/files/copy", "post"),
+        ("/v1/files/move", "post"),
+        ("/v1/files/rename", "put"),
+    ]
+    idempotent = [
+        ("/api/v1/files/upload", "post"),
+        ("/v1/files/copy", "post"),
+        ("/v1/files/move", "post"),
+        ("/v1/files/rename", "put"),
+        ("/v1/files/batch/deleteByFileIds", "post"),
+        ("/v1/files/addTags", "post"),
+        ("/v1/files/removeTags", "post"),
+        ("/v1/folder", "post"),
+        ("/v1/folder", "delete"),
+    ]
+    for path, method in if_match:
+        assert "If-Match" in headers(path, method), (path, method)
+        assert "412" in paths[path][method]["responses"]
+    for path, method in idempotent:
+        assert "Idempotency-Key" in headers(path, method), (path, method)
+        assert {"409", "422"} <= set(paths[path][method]["responses"])
+    assert "If-None-Match" in headers("/api/v1/files/upload", "post")
+    for path in (
+        "/v1/files/{file_id}/details",
+        "/v1/files/{file_id}/versions",
+        "/v1/files/{file_id}/versions/{version_id}",
+    ):
+        assert "ETag" in paths[path]["get"]["responses"]["200"]["headers"], path
+    assert "ETag" in paths["/api/v1/files/upload"]["post"]["responses"]["200"]["headers"]
