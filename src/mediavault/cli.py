@@ -205,6 +205,57 @@ def import_command(
     click.echo(f"Imported {summary.rows} and {summary.blobs} blobs from {source}.")
 
 
+@main.command("import-imagekit")
+@click.option("--source-api", required=True, help="The source's API, e.g. https://api.imagekit.io")
+@click.option("--source-key", required=True, help="The source's private API key.")
+@click.option(
+    "--source-url-endpoint", required=True, help="The source's URL endpoint (delivery URLs)."
+)
+@click.option("--path", default="/", show_default=True, help="Import only this folder.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True)
+@backend_options
+def import_imagekit(
+    source_api: str,
+    source_key: str,
+    source_url_endpoint: str,
+    path: str,
+    concurrency: int,
+    data: Path | None,
+    database_url: str | None,
+    blob_url: str | None,
+) -> None:
+    """Copy a whole library from ImageKit (or any server speaking its API) with every version.
+
+    Ids, version names, times and metadata are kept; a second run imports only what is
+    missing. Exit code 0 only when everything was imported (see the README).
+    """
+    from mediavault.client.api import ApiClient, ApiError
+    from mediavault.client.progress import import_bars
+    from mediavault.services.imagekit_import import import_from_imagekit
+
+    source = ApiClient(source_api, source_key, source_url_endpoint)
+    try:
+        with open_library(data, database_url, blob_url) as stores, import_bars() as bars:
+            report = import_from_imagekit(stores, source, path, concurrency, bars)
+    except ApiError as exc:
+        click.echo(f"The source refused or could not be reached: {exc}", err=True)
+        raise SystemExit(3) from None
+    finally:
+        source.close()
+    for line in report.skipped:
+        click.echo(f"skipped {line}")
+    if report.nothing_to_do:
+        click.echo("Nothing to do: the target already holds everything.")
+    click.echo(
+        f"{report.files_imported} files imported ({report.versions_imported} versions, "
+        f"{report.bytes_imported} bytes), {report.files_unchanged} files already there "
+        f"({report.versions_present} versions), {report.folders_created} folders and "
+        f"{report.fields_created} custom metadata fields created, {len(report.skipped)} skipped."
+    )
+    if not report.complete:
+        raise SystemExit(1)
+
+
 @main.command()
 @backend_options
 @click.option("--repair", is_flag=True, help="Remove what is provably garbage.")

@@ -7,7 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mediavault.domain.models import CustomMetadataField, Folder
 from mediavault.errors import InvalidRequest
+from mediavault.storage.dialects import insert_ignoring_duplicates
 from mediavault.storage.tables import (
     blobs,
     custom_metadata_fields,
@@ -50,3 +52,44 @@ class TransferQueries:
             if self._db.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
                 return False
         return True
+
+    # -- import from an ImageKit API (services/imagekit_import.py): ids and times as given ----
+
+    def file_of_version(self, version_id: str) -> str | None:
+        """The id of the file that holds the version, whichever file that is."""
+        query = sa.select(versions.c.file_id).where(versions.c.id == version_id)
+        return self._db.scalar(query)
+
+    def insert_folder_as_is(self, folder: Folder) -> bool:
+        """Create the folder with its id and times; False when its path already exists."""
+        done = self._db.execute(
+            insert_ignoring_duplicates(self._db, folders, ["folder_path"]).values(
+                id=folder.id,
+                folder_path=folder.folder_path,
+                name=folder.name,
+                parent_path=folder.parent_path,
+                created_at=folder.created_at,
+                updated_at=folder.updated_at,
+            )
+        )
+        return bool(done.rowcount)
+
+    def insert_field_as_is(self, field: CustomMetadataField, now: int) -> None:
+        self._db.execute(
+            sa.insert(custom_metadata_fields).values(
+                id=field.id,
+                name=field.name,
+                label=field.label,
+                schema=field.schema,
+                is_deleted=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    def set_version_times(self, version_id: str, created_at: int, updated_at: int) -> None:
+        self._db.execute(
+            sa.update(versions)
+            .where(versions.c.id == version_id)
+            .values(created_at=created_at, updated_at=updated_at)
+        )
