@@ -64,4 +64,4 @@ def delete_folder(stores: Stores, folder_path: str) -> list[str]:
 def version_counts(stores: Stores, file_ids: list[str]) -> dict[str, int]:
     """How many versions each file has (the web console's grid), in one read transaction."""
     with stores.meta.read() as tx:
-        return {file_id: tx.count_versions(file_id) for file_id in file_ids}
+        return tx.count_versions_of(file_ids)

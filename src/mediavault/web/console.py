@@ -290,6 +290,8 @@ async def file_page(request: Request[Any, Any, Any], file_id: FromPath[str]) -> 
     comparison = None
     if len(picked) == 2:
         comparison = await _comparison(ctx, file_id, picked, urls)
+    elif picked:  # without the script, Compare can be pressed with any number ticked
+        comparison = {"error": "Select exactly two versions to compare."}
     return Template(
         "file.html",
         context={

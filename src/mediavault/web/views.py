@@ -17,14 +17,14 @@ from mediavault.domain.signing import sign
 from mediavault.urls import UrlBuilder
 
 SORTS = {
-    "ASC_NAME": "Name, A to Z",
-    "DESC_NAME": "Name, Z to A",
     "DESC_CREATED": "Newest first",
     "ASC_CREATED": "Oldest first",
+    "ASC_NAME": "Name, A to Z",
+    "DESC_NAME": "Name, Z to A",
     "DESC_SIZE": "Largest first",
     "ASC_SIZE": "Smallest first",
 }
-DEFAULT_SORT = "ASC_NAME"
+DEFAULT_SORT = "DESC_CREATED"
 _UNITS = ("bytes", "KB", "MB", "GB", "TB")
 
 
