@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -94,7 +94,9 @@ def serve(
     from granian.constants import Interfaces
     from granian.server import Server
 
-    settings = Settings.from_env(
+    from mediavault.ops.logs import granian_config
+
+    settings = _valid_settings(
         host=host,
         port=port,
         data=data,
@@ -119,6 +121,10 @@ def serve(
     )
     # Workers are separate processes: they rebuild the same settings from the environment.
     os.environ.update(settings.to_env())
+    # Each worker counts its metrics in files there; emptied now, as the counts start again.
+    from mediavault.ops.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(settings.cache_root / "metrics")
     # Spawned, not forked: a fork would inherit this process's object-store runtime threads
     # and database connections, which do not survive it.
     multiprocessing.set_start_method("spawn", force=True)
@@ -130,9 +136,32 @@ def serve(
         workers=settings.workers,
         factory=True,
         log_level=settings.log_level,  # type: ignore[arg-type]  # granian parses the name
+        log_dictconfig=granian_config(settings.log_format),
+        # Requests are logged by the app (MEDIAVAULT_LOG_FORMAT=json), with their route.
         log_access=False,
         respawn_failed_workers=True,
+        # SIGTERM/SIGINT: each worker stops accepting, lets the requests in flight finish and
+        # runs its shutdown; one still busy after the grace period is killed.
+        workers_kill_timeout=settings.shutdown_grace_seconds,
     ).serve()
+
+
+def _valid_settings(**options: Any) -> Settings:
+    """Settings from the environment and the options, or exit 2 naming every invalid one."""
+    try:
+        settings = Settings.from_env(**options)
+    except ValueError as exc:
+        _refuse([str(exc)])
+    problems = settings.problems()
+    if problems:
+        _refuse(problems)
+    return settings
+
+
+def _refuse(problems: list[str]) -> NoReturn:
+    for problem in problems:
+        click.echo(f"invalid setting: {problem}", err=True)
+    raise SystemExit(2)
 
 
 def _prepare_in_child(settings: Settings) -> tuple[str, bool, str, bool]:
@@ -160,6 +189,25 @@ def _prepare(settings: Settings) -> tuple[str, bool, str, bool]:
         prepared.public_key,
         prepared.public_key_was_generated,
     )
+
+
+@main.command("check-config")
+@backend_options
+def check_config(data: Path | None, database_url: str | None, blob_url: str | None) -> None:
+    """Check every setting and reach every configured engine; exit 0 only when all is well.
+
+    The database must answer and be migrated, the blob store take a write, and each webhook
+    URL's host resolve. Changes nothing (the probe write to the blob store is removed).
+    """
+    from mediavault.ops.check import check_configuration
+
+    settings = _valid_settings(data=data, database_url=database_url, blob_url=blob_url)
+    findings = check_configuration(settings)
+    for finding in findings:
+        click.echo(f"{'ok' if finding.ok else 'FAILED'}: {finding.what}")
+    if not all(finding.ok for finding in findings):
+        raise SystemExit(1)
+    click.echo("The configuration is valid.")
 
 
 @main.command()
@@ -342,3 +390,14 @@ def retention_apply(
             click.echo(f"Would delete {summary}, freeing {freed} bytes.")
         else:
             click.echo(f"Deleted {summary}.")
+
+
+def _add_client_commands() -> None:
+    """upload, ls, versions, restore, rm-version, download: clients of a server's API."""
+    from mediavault.client.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_client_commands()
