@@ -107,6 +107,13 @@ class Settings:
     trash_days: float = 30
     # How long a sign-in to the web console (/ui/) lasts before the private key is asked again.
     ui_session_hours: float = 12
+    # GET /metrics asks for `Authorization: Bearer <token>` when set; open to all when None.
+    metrics_token: str | None = None
+    # "text": the server's plain lines, no line per request; "json": one JSON object per line,
+    # one for every request (see README, Operating mediavault).
+    log_format: str = "text"
+    # On SIGTERM, requests in flight get this long to finish before their worker is killed.
+    shutdown_grace_seconds: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -133,6 +140,12 @@ class Settings:
             if value is not None:
                 env[env_name(field.name)] = str(value)
         return env
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, one sentence each; empty when all is well."""
+        from mediavault.config_checks import problems_of
+
+        return problems_of(self)
 
     @property
     def public_url_endpoint(self) -> str:

@@ -119,6 +119,7 @@ def test_restore_puts_the_file_back_at_its_path_when_it_is_free(
     # Its folders are created again, as an upload would.
     assert [f.name for f in client.assets.list(path=folder, type="folder")] == ["x"]
     assert httpx.get(back.json()["url"]).content == b"deep"
+    assert httpx.get(uploaded.url).content == b"deep"  # the URL from before the delete
     again = restore(server, uploaded.file_id)
     assert again.status_code == 404
     check_invariants(server)

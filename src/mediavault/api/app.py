@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
-import secrets
-from typing import Any
 
 from litestar import Litestar, get
 from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from mediavault import __version__, web
 from mediavault.api import openapi
@@ -19,6 +15,7 @@ from mediavault.api.context import AppContext
 from mediavault.api.cors import CorsMiddleware
 from mediavault.api.errors import EXCEPTION_HANDLERS
 from mediavault.api.fast_reads import FastReads
+from mediavault.api.observability import ObservedRequests
 from mediavault.api.routes import (
     assets,
     compare,
@@ -26,6 +23,7 @@ from mediavault.api.routes import (
     delivery,
     files,
     history,
+    operations,
     organize,
     retention,
     storage_usage,
@@ -34,7 +32,9 @@ from mediavault.api.routes import (
     versions,
 )
 from mediavault.config import Settings
+from mediavault.ops import logs
 from mediavault.services.collector import Collector, RetentionApplier
+from mediavault.services.readiness import ReadinessProbe
 from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores, read_private_key, read_public_key
 
@@ -45,7 +45,7 @@ async def healthz() -> dict[str, str]:
 
 
 def create_app(settings: Settings) -> ASGIApp:
-    _configure_logging(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     stores = build_stores(settings)
     ctx = AppContext(
         settings=settings,
@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> ASGIApp:
             background.append(asyncio.create_task(applier.run()))
 
     async def stop_background() -> None:
+        # At shutdown (SIGTERM included), once granian has let the requests in flight finish.
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
@@ -100,6 +101,8 @@ def create_app(settings: Settings) -> ASGIApp:
             compare.router,
             delivery_mount,
             healthz,
+            operations.readyz,
+            operations.scrape_metrics,
             *web.route_handlers(),
         ],
         template_config=web.template_config(),
@@ -124,51 +127,15 @@ def create_app(settings: Settings) -> ASGIApp:
     }
     app.state.ctx = ctx
     app.state.private_key = ctx.private_key
-    served: ASGIApp = RequestIdMiddleware(FastReads(app, ctx))
+    app.state.readiness = ReadinessProbe(stores)
+    served: ASGIApp = ObservedRequests(
+        FastReads(app, ctx),
+        log_requests=settings.log_format == "json",
+        delivery_route=delivery.route_template(settings.normalized_delivery_prefix),
+    )
     if settings.allowed_origins:
         served = CorsMiddleware(
             served, settings.allowed_origins, settings.normalized_delivery_prefix
         )
     return served
 
-
-def _configure_logging(level: str) -> None:
-    """Our own logger, in the server's format; request headers (and so keys) are never logged."""
-    logger = logging.getLogger("mediavault")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(level.upper())
-
-
-class RequestIdMiddleware:
-    """Adds ImageKit's `x-ik-requestId` header (and `x-request-id`) to every response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        # Unique without a system call per request: a random per-process prefix and a counter.
-        self._prefix = secrets.token_hex(4)
-        self._counter = itertools.count()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # type: ignore[comparison-overlap]  # ScopeType is a str enum
-            await self.app(scope, receive, send)
-            return
-        request_id = f"{self._prefix}{next(self._counter):016x}".encode()
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers: Any = message.get("headers", ())
-                # Both names: ImageKit's, and the one its browser SDK reads (x-request-id).
-                if isinstance(headers, list):
-                    headers += ((b"x-ik-requestid", request_id), (b"x-request-id", request_id))
-                else:
-                    message["headers"] = [
-                        *headers,
-                        (b"x-ik-requestid", request_id),
-                        (b"x-request-id", request_id),
-                    ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from mediavault import errors
+from mediavault.ops import metrics
 
 HELP = "See docs/errors.md in the mediavault documentation."
 INTERNAL_ERROR = "We encountered an internal error. Please try again later."
@@ -22,6 +23,8 @@ log = logging.getLogger("mediavault")
 # How Litestar says that the client disconnected while it read a JSON body (an
 # InternalServerException: it has no class of its own).
 CLIENT_GONE = "client disconnected prematurely"
+# An unexpected exception from these is the database's (counted in mediavault_storage_errors).
+DATABASE_MODULES = ("sqlalchemy", "sqlite3", "psycopg")
 
 STATUS: dict[type[errors.MediaVaultError], int] = {
     errors.InvalidRequest: 400,
@@ -55,9 +58,13 @@ class ErrorAnswer:
 def answer_for(exc: BaseException, method: str, path: str) -> ErrorAnswer:
     """The status, body and headers for any exception; server faults are logged here."""
     if isinstance(exc, errors.MediaVaultError):
+        if isinstance(exc, (errors.StorageUnavailable, errors.BlobMissing)):
+            metrics.STORAGE_ERRORS.labels("blob_store").inc()
         return _domain_answer(exc, method, path)
     if isinstance(exc, HTTPException):
         return _http_answer(exc, method, path)
+    if type(exc).__module__.startswith(DATABASE_MODULES):
+        metrics.STORAGE_ERRORS.labels("database").inc()
     log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return ErrorAnswer(500, error_body(INTERNAL_ERROR))
 

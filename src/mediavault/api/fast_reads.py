@@ -30,6 +30,7 @@ import msgspec
 from mediavault.api.auth import is_private_key, private_key_of
 from mediavault.api.context import AppContext, run_lookup
 from mediavault.api.errors import answer_for
+from mediavault.api.observability import ROUTE_KEY
 from mediavault.api.routes import delivery
 from mediavault.domain.preconditions import entity_tag
 from mediavault.errors import AssetNotFound
@@ -42,8 +43,8 @@ from mediavault.storage.lookups import LISTED_COLUMNS, VersionList
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _KNOWN_KEYS_MAX = 64
 
-# (path pattern, answer): each answer returns the JSON value of a successful response and the
-# id of the file's current version (its ETag).
+# (path pattern, answer, route template): each answer returns the JSON value of a successful
+# response and the id of the file's current version (its ETag).
 Answer = Callable[[AppContext, "re.Match[str]"], Awaitable[tuple[Any, str]]]
 _ID_IN_LIST = LISTED_COLUMNS.index("id")
 
@@ -75,10 +76,11 @@ async def _details(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
 
 
 _PREFIX = "/v1/files/"
-_ROUTES: list[tuple[re.Pattern[str], Answer]] = [
-    (re.compile(r"/v1/files/([^/]+)/versions/([^/]+)"), _version),
-    (re.compile(r"/v1/files/([^/]+)/versions"), _versions),
-    (re.compile(r"/v1/files/([^/]+)/details"), _details),
+VERSION_ROUTE = "/v1/files/{fileId}/versions/{versionId}"
+_ROUTES: list[tuple[re.Pattern[str], Answer, str]] = [
+    (re.compile(r"/v1/files/([^/]+)/versions/([^/]+)"), _version, VERSION_ROUTE),
+    (re.compile(r"/v1/files/([^/]+)/versions"), _versions, "/v1/files/{fileId}/versions"),
+    (re.compile(r"/v1/files/([^/]+)/details"), _details, "/v1/files/{fileId}/details"),
 ]
 
 
@@ -90,6 +92,7 @@ class FastReads:
         self._known_good: set[bytes] = set()
         self._encode = msgspec.json.Encoder().encode
         self._delivery = _delivery_prefix(app, ctx.settings.normalized_delivery_prefix)
+        self._delivery_route = delivery.route_template(ctx.settings.normalized_delivery_prefix)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if (
@@ -97,6 +100,7 @@ class FastReads:
             and scope["type"] == "http"
             and scope["path"].startswith(self._delivery)
         ):
+            scope[ROUTE_KEY] = self._delivery_route  # for metrics and logs
             await delivery.serve(self.ctx, scope, receive, send)
             return
         if (
@@ -105,10 +109,11 @@ class FastReads:
             and not scope["query_string"]
             and scope["path"].startswith(_PREFIX)
         ):
-            for pattern, answer in _ROUTES:
+            for pattern, answer, route in _ROUTES:
                 match = pattern.fullmatch(scope["path"])
                 if match is not None:
                     if self._authenticates(scope["headers"]):
+                        scope[ROUTE_KEY] = route
                         await self._answer(answer, match, scope, send)
                         return
                     break

@@ -18,6 +18,7 @@ from mediavault.domain.ids import is_object_id, new_object_id
 from mediavault.domain.models import Version
 from mediavault.domain.retention import Candidate, Policy, governing, parse_policy, to_remove
 from mediavault.errors import RetentionPolicyExists, RetentionPolicyNotFound
+from mediavault.ops import metrics
 from mediavault.services.clock import now_ms
 from mediavault.services.garbage import collecting_garbage
 from mediavault.services.retry import retry_on_conflict
@@ -125,7 +126,8 @@ def _apply_to_file(stores: Stores, file_id: str) -> list[Removal]:
             remove_version(stores, tx, garbage, removal.version, now)
             details = {"policyId": removal.policy_id, "reason": removal.reason}
             tx.add_file_event(file_id, EVENT, now, removal.version.id, details)
-        return removals
+    metrics.VERSIONS_DELETED.inc(len(removals))  # committed
+    return removals
 
 
 def apply_all(stores: Stores) -> list[Removal]:

@@ -12,6 +12,7 @@ from mediavault.errors import (
     VersionNotFound,
     VersionPinned,
 )
+from mediavault.ops import metrics
 from mediavault.services.clock import now_ms
 from mediavault.services.files import checked_file_id, current
 from mediavault.services.garbage import Garbage, collecting_garbage
@@ -63,6 +64,7 @@ def delete_version(
         if tx.is_pinned(version_id):
             raise VersionPinned()
         remove_version(stores, tx, garbage, version, now_ms())
+    metrics.VERSIONS_DELETED.inc()
 
 
 def remove_version(
@@ -103,7 +105,8 @@ def restore_version(
         restored = current(tx, file_id)
         previous_id = previous.id if previous else None
         stores.events.version_restored(tx, restored, previous_id, now)
-        return restored
+    metrics.VERSIONS_RESTORED.inc()  # committed
+    return restored
 
 
 def checked_version_id(version_id: str) -> str:

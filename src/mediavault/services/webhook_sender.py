@@ -14,6 +14,7 @@ import httpx
 from anyio import to_thread
 
 from mediavault.domain.webhooks import signature_headers
+from mediavault.ops import metrics
 from mediavault.services.clock import now_ms
 from mediavault.storage.metadata import MetadataStore
 from mediavault.storage.outbox_queries import PendingEvent
@@ -73,11 +74,14 @@ class WebhookSender:
         with self._meta.write() as tx:
             if error is None:
                 tx.mark_delivered(event.id, now)
+                metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
                 return
             attempts = event.attempts + 1
             delay_ms = int(min(2**attempts, MAX_BACKOFF_SECONDS) * 1000 * random.uniform(0.8, 1.2))
             if now + delay_ms - event.created_at > self._retry_ms:
                 log.warning("gave up webhook %s to %s: %s", event.event_id, event.target_url, error)
                 tx.mark_attempt_failed(event.id, attempts, None, error, now)
+                metrics.WEBHOOK_DELIVERIES.labels("given_up").inc()
             else:
                 tx.mark_attempt_failed(event.id, attempts, now + delay_ms, error, now)
+                metrics.WEBHOOK_DELIVERIES.labels("retry").inc()

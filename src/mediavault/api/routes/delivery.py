@@ -48,6 +48,7 @@ from mediavault.domain.models import FileVersion
 from mediavault.domain.signing import is_valid_signature
 from mediavault.errors import NotFound, Unauthenticated
 from mediavault.media.transform import Rendition
+from mediavault.ops import metrics
 from mediavault.services import delivery
 from mediavault.storage.blobs import BlobStore
 from mediavault.urls import PATH_SAFE_CHARS
@@ -89,6 +90,11 @@ class Reply:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+def route_template(prefix: str) -> str:
+    """Every delivery URL's route, in metrics and logs."""
+    return f"{prefix}/{{filePath}}"
 
 
 async def serve(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,11 +162,14 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
         rendition = delivery.cached_rendition(ctx.stores, item, chain, conditions.accept)
         if rendition is not None:
             with contextlib.suppress(FileNotFoundError):  # evicted just now: render it again
-                return _send_rendition(rendition, headers, conditions, method)
+                answer = _send_rendition(rendition, headers, conditions, method)
+                metrics.RENDITION_HITS.inc()
+                return answer
         rendition = await to_thread.run_sync(
             delivery.render, ctx.stores, item, chain, conditions.accept
         )
         if rendition.path is not None:
+            metrics.RENDITION_MISSES.inc()
             return _send_rendition(rendition, headers, conditions, method)
         headers["etag"] = rendition.etag  # the stored bytes, as the chain asked
     local = _local_path(ctx.stores.blobs, digest)

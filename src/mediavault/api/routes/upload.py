@@ -20,6 +20,7 @@ from mediavault.domain import upload_auth
 from mediavault.domain.models import FileVersion
 from mediavault.errors import InvalidRequest, Unauthenticated
 from mediavault.media.probe import probe
+from mediavault.ops import metrics
 from mediavault.services import client_uploads, idempotency, uploads
 from mediavault.storage.blobs import StagedBlob
 
@@ -122,6 +123,7 @@ async def _upload(request: Request[Any, Any, Any], api_version: int) -> Response
                 )
 
             result = await to_thread.run_sync(probe_and_store)
+            metrics.VERSIONS_CREATED.inc()  # committed: a new file's first version, or the next
             body = serializers.upload_response(result, ctx.urls, response_fields)
             return Response(body, headers=etag(result.version.id))
 

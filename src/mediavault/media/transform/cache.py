@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mediavault.media.transform.formats import EXTENSIONS
+from mediavault.ops import metrics
 
 KEY = re.compile(r"[0-9a-f]{32}")
 DIGEST = re.compile(r"[0-9a-f]{2,128}")
@@ -170,6 +171,7 @@ class RenditionCache:
             finally:
                 temp.unlink(missing_ok=True)
         self._account(size)
+        metrics.RENDITION_BYTES.inc(size)
         self._remember(digest, key, final, ext)
         return final, ext
 

@@ -1,0 +1,137 @@
+"""Prometheus metrics, counted per process in prometheus_client's multiprocess files.
+
+`mediavault serve` points PROMETHEUS_MULTIPROC_DIR at <data>/cache/metrics (emptied at each
+start) before the workers are spawned; prometheus_client reads it when it is first imported,
+so every worker writes its counters to memory-mapped files of its own there and GET /metrics,
+whichever worker answers, adds them all up. Without the variable (tests, CLI commands) the
+metrics live in the process's memory only. Gauges that describe the library (backlogs) are not
+counted here: they are computed from the database when scraped (see `scrape`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY as PROCESS_REGISTRY
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+REQUESTS = Counter(
+    "mediavault_http_requests_total",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "mediavault_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its answer, by route template.",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+UPLOAD_BYTES = Counter(
+    "mediavault_upload_received_bytes_total", "Request body bytes received by the upload routes."
+)
+DELIVERY_BYTES = Counter(
+    "mediavault_delivery_sent_bytes_total", "Response body bytes sent by delivery URLs."
+)
+VERSIONS_CREATED = Counter(
+    "mediavault_versions_created_total", "Versions created by uploads (a new file's first too)."
+)
+VERSIONS_RESTORED = Counter(
+    "mediavault_versions_restored_total", "Restores that made an older version current."
+)
+VERSIONS_DELETED = Counter(
+    "mediavault_versions_deleted_total", "Versions deleted (by the API or by retention)."
+)
+RENDITION_HITS = Counter(
+    "mediavault_rendition_cache_hits_total", "Transformed deliveries served from the cache."
+)
+RENDITION_MISSES = Counter(
+    "mediavault_rendition_cache_misses_total", "Transformed deliveries that had to render."
+)
+RENDITION_BYTES = Counter(
+    "mediavault_rendition_cache_written_bytes_total", "Bytes of renditions added to the cache."
+)
+WEBHOOK_DELIVERIES = Counter(
+    "mediavault_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), "
+    "given_up (failed for the last time).",
+    ["outcome"],
+)
+STORAGE_ERRORS = Counter(
+    "mediavault_storage_errors_total",
+    "Requests failed by the database or the blob store (answered 5xx).",
+    ["store"],
+)
+
+# A backlog figure computed when scraped: (name, help, function returning the value).
+Backlog = tuple[str, str, Callable[[], float]]
+
+
+def prepare_multiprocess_dir(folder: Path) -> None:
+    """Empty `folder` and name it in the environment, before any worker is spawned."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
+
+
+def scrape(backlogs: Iterable[Backlog]) -> bytes:
+    """The text exposition of every worker's counters and of the backlogs, computed now."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    registry: CollectorRegistry
+    if folder:
+        from prometheus_client import multiprocess
+
+        _forget_dead_workers(Path(folder))
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]  # untyped in prometheus_client
+    else:
+        registry = CollectorRegistry()
+        registry.register(_Forward(PROCESS_REGISTRY))
+    registry.register(_Backlogs(list(backlogs)))
+    return generate_latest(registry)
+
+
+_PID_IN_NAME = re.compile(r"_(\d+)\.db$")
+
+
+def _forget_dead_workers(folder: Path) -> None:
+    """Live gauges of workers granian has replaced are dropped; their counters stay counted."""
+    from prometheus_client import multiprocess
+
+    pids = {int(m[1]) for p in folder.glob("*.db") if (m := _PID_IN_NAME.search(p.name))}
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, str(folder))  # type: ignore[no-untyped-call]  # untyped in prometheus_client
+        except PermissionError:
+            pass
+
+
+class _Forward:
+    """The process registry's metrics, inside the scrape's own registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self._registry.collect()
+
+
+class _Backlogs:
+    def __init__(self, backlogs: list[Backlog]) -> None:
+        self._backlogs = backlogs
+
+    def collect(self) -> Iterable[Metric]:
+        for name, documentation, value in self._backlogs:
+            with contextlib.suppress(Exception):  # a scrape never fails on one figure
+                yield GaugeMetricFamily(name, documentation, value=value())
