@@ -107,6 +107,12 @@ class Settings:
     trash_days: float = 30
     # How long a sign-in to the web console (/ui/) lasts before the private key is asked again.
     ui_session_hours: float = 12
+    # Folder bulk jobs (POST /v1/bulkJobs/*) take this many files per transaction.
+    bulk_job_batch_size: int = 100
+    # Cache purges are also POSTed here (JSON {"url": ...}), with retries: a CDN's purge hook.
+    purge_webhook_url: str | None = None
+    # How often each server process adds the bytes it delivered to the per-day counters.
+    bandwidth_flush_seconds: float = 5
     # GET /metrics asks for `Authorization: Bearer <token>` when set; open to all when None.
     metrics_token: str | None = None
     # "text": the server's plain lines, no line per request; "json": one JSON object per line,

@@ -10,8 +10,10 @@ MediaVaultError
 │   ├── FileAlreadyExists     overwriteFile=false onto an existing path
 │   ├── VersionLimitReached
 │   ├── FileTooLarge
-│   └── BadTransformation     a `tr` value the image engine refuses (unknown or invalid)
-│       └── TransformationLimit   the image or the requested output exceeds a limit
+│   ├── BadTransformation     a `tr` value the image engine refuses (unknown or invalid)
+│   │   └── TransformationLimit   the image or the requested output exceeds a limit
+│   ├── InvalidPurgeUrl       a purge of a URL that is not this server's delivery
+│   └── UnknownPurgeRequest   a purge status for an id never issued (ImageKit: 400, not 404)
 ├── RequestTimeout            the client stopped sending the body
 ├── Unauthenticated           no private key supplied
 ├── Forbidden                 the key is not the account's
@@ -220,3 +222,11 @@ class TransformationLimit(BadTransformation):
     """The input image or a requested output is larger than the engine's limits."""
 
     code = "ELIMIT"
+
+
+class InvalidPurgeUrl(InvalidRequest):
+    message = "The URL is not valid for cache purging."
+
+
+class UnknownPurgeRequest(InvalidRequest):
+    message = "No request found for this requestId."

@@ -11,6 +11,7 @@ from msgspec import Struct
 from mediavault.domain.models import File, FileVersion, Folder, JsonObject
 from mediavault.domain.retention import Policy, rules_json
 from mediavault.domain.times import iso
+from mediavault.storage.bulk_job_queries import BulkJob
 from mediavault.storage.lookups import LISTED_COLUMNS, VersionList
 from mediavault.urls import UrlBuilder
 
@@ -317,3 +318,11 @@ def storage_usage_object(usage: StorageUsage) -> dict[str, Any]:
         "trashBytes": usage.trash_bytes,
         "physicalBytes": usage.physical_bytes,
     }
+
+
+def bulk_job_object(job: BulkJob) -> dict[str, Any]:
+    """ImageKit's job object; `purgeRequestId` only for a rename sent with purgeCache."""
+    found: dict[str, Any] = {"jobId": job.id, "type": job.type, "status": job.status}
+    if job.purge_request_id is not None:
+        found["purgeRequestId"] = job.purge_request_id
+    return found

@@ -17,7 +17,9 @@ from mediavault.api.errors import EXCEPTION_HANDLERS
 from mediavault.api.fast_reads import FastReads
 from mediavault.api.observability import ObservedRequests
 from mediavault.api.routes import (
+    accounts,
     assets,
+    bulk_jobs,
     compare,
     custom_metadata,
     delivery,
@@ -25,6 +27,7 @@ from mediavault.api.routes import (
     history,
     operations,
     organize,
+    purge,
     retention,
     storage_usage,
     trash,
@@ -33,7 +36,10 @@ from mediavault.api.routes import (
 )
 from mediavault.config import Settings
 from mediavault.ops import logs
+from mediavault.services.bandwidth import BandwidthCounter, BandwidthFlusher
+from mediavault.services.bulk_jobs import BulkJobRunner
 from mediavault.services.collector import Collector, RetentionApplier
+from mediavault.services.purge import Purges
 from mediavault.services.readiness import ReadinessProbe
 from mediavault.urls import UrlBuilder
 from mediavault.wiring import build_stores, read_private_key, read_public_key
@@ -53,7 +59,11 @@ def create_app(settings: Settings) -> ASGIApp:
         urls=UrlBuilder(settings.public_url_endpoint),
         private_key=read_private_key(settings),
         public_key=read_public_key(settings),
+        bandwidth=BandwidthCounter(),
+        purges=Purges(stores, settings.public_url_endpoint, settings.purge_webhook_url),
+        bulk_jobs=BulkJobRunner(stores, settings.bulk_job_batch_size),
     )
+    flusher = BandwidthFlusher(stores, ctx.bandwidth, settings.bandwidth_flush_seconds)
 
     async def deliver(scope: Scope, receive: Receive, send: Send) -> None:
         await delivery.serve(ctx, scope, receive, send)
@@ -74,12 +84,20 @@ def create_app(settings: Settings) -> ASGIApp:
         if settings.retention_interval_seconds > 0:
             applier = RetentionApplier(stores, settings.retention_interval_seconds)
             background.append(asyncio.create_task(applier.run()))
+        background.append(asyncio.create_task(ctx.bulk_jobs.run()))
+        background.append(asyncio.create_task(flusher.run()))
+        if settings.purge_webhook_url:
+            from mediavault.services.purge import PurgeForwarder
+
+            forwarder = PurgeForwarder(stores.meta, settings.webhook_retry_hours)
+            background.append(asyncio.create_task(forwarder.run()))
 
     async def stop_background() -> None:
         # At shutdown (SIGTERM included), once granian has let the requests in flight finish.
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        await flusher.final_flush()  # the bytes counted since the last flush
 
     delivery_mount = asgi(settings.normalized_delivery_prefix, is_mount=True, copy_scope=True)(
         deliver
@@ -99,6 +117,9 @@ def create_app(settings: Settings) -> ASGIApp:
             retention.policies_router,
             retention.pins_router,
             compare.router,
+            bulk_jobs.router,
+            purge.router,
+            accounts.account_usage,
             delivery_mount,
             healthz,
             operations.readyz,

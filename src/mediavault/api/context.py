@@ -10,6 +10,9 @@ from anyio import to_thread
 from litestar import Request
 
 from mediavault.config import Settings
+from mediavault.services.bandwidth import BandwidthCounter
+from mediavault.services.bulk_jobs import BulkJobRunner
+from mediavault.services.purge import Purges
 from mediavault.services.stores import Stores
 from mediavault.urls import UrlBuilder
 
@@ -23,6 +26,10 @@ class AppContext:
     urls: UrlBuilder
     private_key: str
     public_key: str
+    # Bytes delivered, counted in memory and flushed now and then (services.bandwidth).
+    bandwidth: BandwidthCounter
+    purges: Purges
+    bulk_jobs: BulkJobRunner
 
 
 def context_of(request: Request[Any, Any, Any]) -> AppContext:

@@ -754,3 +754,47 @@ STORAGE_USAGE = _object(
     physicalBytes=_BYTES,
 )
 STORAGE_QUERY = [_query("path", _FOLDER, "A folder: the figures of everything under it.")]
+
+# -- Folder bulk jobs, cache purge, account usage (issue 15, sections 2 and 4) ---------------
+
+BULK_JOB_ID = _object("jobId", jobId=_OBJECT_ID)
+BULK_JOB = _object(
+    "jobId type status",
+    jobId=_OBJECT_ID,
+    type=Schema(type=OpenAPIType.STRING, enum=["COPY_FOLDER", "MOVE_FOLDER", "RENAME_FOLDER"]),
+    status=Schema(type=OpenAPIType.STRING, enum=["Pending", "Completed"]),
+    purgeRequestId=_OBJECT_ID,
+)
+COPY_FOLDER = _object(
+    "sourceFolderPath destinationPath",
+    sourceFolderPath=_TEXT,
+    destinationPath=_TEXT,
+    includeVersions=_OPTION,
+    includeFileVersions=_OPTION,
+)
+MOVE_FOLDER = _object(
+    "sourceFolderPath destinationPath", sourceFolderPath=_TEXT, destinationPath=_TEXT
+)
+RENAME_FOLDER = _object(
+    "folderPath newFolderName", folderPath=_TEXT, newFolderName=_TEXT, purgeCache=_OPTION
+)
+PURGE = _object("url", url=_STRING)
+PURGE_CREATED = _object("requestId", requestId=_OBJECT_ID)
+PURGE_STATUS = _object(
+    "status", status=Schema(type=OpenAPIType.STRING, enum=["Pending", "Completed"])
+)
+_DAY = Schema(type=OpenAPIType.STRING, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")
+ACCOUNT_USAGE = _object(
+    "bandwidthBytes mediaLibraryStorageBytes videoProcessingUnitsCount extensionUnitsCount "
+    "originalCacheStorageBytes",
+    bandwidthBytes=_BYTES,
+    mediaLibraryStorageBytes=_BYTES,
+    videoProcessingUnitsCount=_BYTES,
+    extensionUnitsCount=_BYTES,
+    originalCacheStorageBytes=_BYTES,
+)
+ACCOUNT_USAGE_QUERY = [
+    replace(_query("startDate", _DAY, "The first day counted (UTC)."), required=True),
+    replace(_query("endDate", _DAY, "The day after the last one counted; at most 90 days on."),
+            required=True),
+]  # fmt: skip

@@ -6,7 +6,7 @@ from msgspec.structs import replace
 
 from mediavault.domain import names
 from mediavault.domain.ids import new_object_id, new_version_token
-from mediavault.domain.models import File, Version
+from mediavault.domain.models import File, FileVersion, Version
 from mediavault.domain.versioning import ensure_room_for_version
 from mediavault.errors import Conflict, InvalidRequest, NotFound
 from mediavault.services.clock import now_ms
@@ -33,41 +33,53 @@ def copy_file(
     with stores.meta.write() as tx:
         source, destination_folder = _source_and_destination(tx, source_file_path, destination_path)
         ensure_current_version(tx, source.id, expected_version)
-        history = _chronological(tx.list_versions(source.id))
-        if not include_versions:
-            history = history[-1:]
-        now = now_ms()
-        target = tx.get_file_by_path(destination_folder + source.name, lock=True)
-        appending = target is not None
-        if target is None:
-            tx.ensure_folders(destination_folder, now)
-            target = File(new_object_id(), source.name, destination_folder, 0, now, now)
-            tx.insert_file(target)
-        else:
-            _make_room(tx, stores, target, len(history), now)
-        for offset, version in enumerate(history, start=1):
-            number = target.last_version_number + offset
-            # Version 1's id is the file id; later versions get their own.
-            version_id = target.id if number == 1 else new_object_id()
-            tx.claim_blob(version.content.digest, version.content.size, now)
-            tx.insert_version(
-                replace(
-                    version,
-                    id=version_id,
-                    file_id=target.id,
-                    number=number,
-                    token=new_version_token(),
-                    is_current=offset == len(history),
-                    updated_at=now,
-                )
+        return copy_into(tx, stores, source, destination_folder, include_versions, now_ms()).file
+
+
+def copy_into(
+    tx: Transaction,
+    stores: Stores,
+    source: File,
+    destination_folder: str,
+    include_versions: bool,
+    now: int,
+) -> FileVersion:
+    """copy_file's work inside the caller's transaction (folder bulk jobs call it per file).
+
+    The version limit is checked before anything is written, so a refusal leaves the
+    transaction as it was."""
+    history = _chronological(tx.list_versions(source.id))
+    if not include_versions:
+        history = history[-1:]
+    target = tx.get_file_by_path(destination_folder + source.name, lock=True)
+    appending = target is not None
+    if target is None:
+        tx.ensure_folders(destination_folder, now)
+        target = File(new_object_id(), source.name, destination_folder, 0, now, now)
+        tx.insert_file(target)
+    else:
+        _make_room(tx, stores, target, len(history), now)
+    for offset, version in enumerate(history, start=1):
+        number = target.last_version_number + offset
+        # Version 1's id is the file id; later versions get their own.
+        version_id = target.id if number == 1 else new_object_id()
+        tx.claim_blob(version.content.digest, version.content.size, now)
+        tx.insert_version(
+            replace(
+                version,
+                id=version_id,
+                file_id=target.id,
+                number=number,
+                token=new_version_token(),
+                is_current=offset == len(history),
+                updated_at=now,
             )
-        last = target.last_version_number + len(history)
-        tx.update_file(target.id, last_version_number=last, updated_at=now)
-        copied = current(tx, target.id)
-        stores.events.file_copied(
-            tx, copied, source, now, versions=len(history), appended=appending
         )
-        return copied.file
+    last = target.last_version_number + len(history)
+    tx.update_file(target.id, last_version_number=last, updated_at=now)
+    copied = current(tx, target.id)
+    stores.events.file_copied(tx, copied, source, now, versions=len(history), appended=appending)
+    return copied
 
 
 @retry_on_conflict
@@ -81,25 +93,34 @@ def move_file(
     with stores.meta.write() as tx:
         source, destination_folder = _source_and_destination(tx, source_file_path, destination_path)
         ensure_current_version(tx, source.id, expected_version)
-        now = now_ms()
-        target = tx.get_file_by_path(destination_folder + source.name, lock=True)
-        if target is None:
-            tx.ensure_folders(destination_folder, now)
-            tx.move_file(source.id, source.name, destination_folder, now)
-            moved = current(tx, source.id)
-            stores.events.file_moved(tx, moved, source.file_path, now)
-            return moved.file
-        history = _chronological(tx.list_versions(source.id))
-        _make_room(tx, stores, target, len(history), now)
-        for offset, version in enumerate(history, start=1):
-            number = target.last_version_number + offset
-            tx.reassign_version(version.id, target.id, number, offset == len(history), now)
-        last = target.last_version_number + len(history)
-        tx.update_file(target.id, last_version_number=last, updated_at=now)
-        tx.delete_files([source.id])
-        appended = current(tx, target.id)
-        stores.events.file_merged(tx, appended, source, len(history), now)
-        return appended.file
+        return move_into(tx, stores, source, destination_folder, now_ms()).file
+
+
+def move_into(
+    tx: Transaction, stores: Stores, source: File, destination_folder: str, now: int
+) -> FileVersion:
+    """move_file's work inside the caller's transaction (folder bulk jobs call it per file).
+
+    The version limit is checked before anything is written, so a refusal leaves the
+    transaction as it was."""
+    target = tx.get_file_by_path(destination_folder + source.name, lock=True)
+    if target is None:
+        tx.ensure_folders(destination_folder, now)
+        tx.move_file(source.id, source.name, destination_folder, now)
+        moved = current(tx, source.id)
+        stores.events.file_moved(tx, moved, source.file_path, now)
+        return moved
+    history = _chronological(tx.list_versions(source.id))
+    _make_room(tx, stores, target, len(history), now)
+    for offset, version in enumerate(history, start=1):
+        number = target.last_version_number + offset
+        tx.reassign_version(version.id, target.id, number, offset == len(history), now)
+    last = target.last_version_number + len(history)
+    tx.update_file(target.id, last_version_number=last, updated_at=now)
+    tx.delete_files([source.id])
+    appended = current(tx, target.id)
+    stores.events.file_merged(tx, appended, source, len(history), now)
+    return appended
 
 
 @retry_on_conflict

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from mediavault.domain.models import File, Version, VersionMetadata
 from mediavault.errors import WriteConflict
 from mediavault.storage.blob_queries import BlobQueries
+from mediavault.storage.bulk_job_queries import BulkJobQueries
 from mediavault.storage.database import (
     commit_barrier,
     reader,
@@ -38,6 +39,7 @@ from mediavault.storage.idempotency_queries import IdempotencyQueries
 from mediavault.storage.listing import ListingQueries
 from mediavault.storage.lookups import IS_CURRENT, Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
+from mediavault.storage.purge_queries import PurgeQueries
 from mediavault.storage.retention_queries import RetentionQueries
 from mediavault.storage.rows import file_from, tag_rows, version_from
 from mediavault.storage.tables import files, version_tags, versions
@@ -118,6 +120,8 @@ class Transaction(
     TrashQueries,
     UsageQueries,
     RetentionQueries,
+    BulkJobQueries,
+    PurgeQueries,
 ):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection

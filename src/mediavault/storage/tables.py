@@ -285,6 +285,54 @@ used_upload_tokens = sa.Table(
     sa.Index(None, "expires_at"),
 )
 
+# Folder bulk jobs (POST /v1/bulkJobs/*): run in batches by the servers' background task; a
+# job is claimed by one live process at a time (owner, lease) and resumes from `cursor`.
+bulk_jobs = sa.Table(
+    "bulk_jobs",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("type", sa.String(16), nullable=False),  # COPY_FOLDER, MOVE_FOLDER, RENAME_FOLDER
+    sa.Column("status", sa.String(16), nullable=False),  # Pending, Completed
+    sa.Column("source_path", sa.Text, nullable=False),  # "/a/b/"
+    sa.Column("target_path", sa.Text, nullable=False),  # where the source's contents go
+    sa.Column("include_versions", sa.Boolean, nullable=False),
+    sa.Column("purge_request_id", sa.String(24)),
+    sa.Column("cursor", sa.Text),  # the last file path done
+    sa.Column("files_done", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.JSON),  # files left where they were, and why
+    sa.Column("owner", sa.Integer),  # liveness owner of the process running it
+    sa.Column("lease_until", sa.BigInteger),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "status"),
+)
+
+# Cache purges (POST /v1/files/purge, folder rename's purgeCache): local renditions are dropped
+# when the request is made; forwarding to MEDIAVAULT_PURGE_WEBHOOK_URL is retried like webhooks.
+purge_requests = sa.Table(
+    "purge_requests",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("waiting_for_job", sa.String(24)),  # a folder rename's purge waits for its job
+    sa.Column("forward_to", sa.Text),  # NULL: nothing to forward
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.BigInteger),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("completed_at", sa.BigInteger),  # NULL: Pending
+    sa.Index("ix_purge_requests_pending", "completed_at", "next_attempt_at"),
+)
+
+# Bytes delivered per UTC day (GET /v1/accounts/usage), added to by every process's batched
+# counters.
+bandwidth_days = sa.Table(
+    "bandwidth_days",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+)
+
 # Search and sort columns of the list API.
 sa.Index("ix_files_name", files.c.name)
 # With the id, a search that walks files in creation order (mediavault.storage.search_plan)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_tz
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
 import msgspec
@@ -109,7 +110,33 @@ async def serve(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> 
                 (k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()
             ]
         response = Reply(answer.status, headers, body)
-    await response(scope, receive, send)  # type: ignore[arg-type]  # litestar and starlette ASGI types
+    if type(response) is Reply:
+        if response.status < 300:
+            ctx.bandwidth.add(len(response.body))  # services.bandwidth: an addition in memory
+        await response(scope, receive, send)
+        return
+    await response(scope, receive, _counted(ctx, send))  # type: ignore[arg-type]  # litestar and starlette ASGI types
+
+
+def _counted(ctx: AppContext, send: Send) -> Send:
+    """`send`, counting the body bytes of a file or streamed answer (pathsend: its length)."""
+    length, ok = 0, False
+
+    async def counting(message: Any) -> None:  # ASGI's message types do not know pathsend
+        nonlocal length, ok
+        kind = message["type"]
+        if kind == "http.response.start":
+            ok = message["status"] < 300
+            for key, value in message.get("headers", ()):
+                if key.lower() == b"content-length":
+                    length = int(value)
+        elif kind == "http.response.body" and ok:
+            ctx.bandwidth.add(len(message.get("body", b"")))
+        elif kind == "http.response.pathsend" and ok:
+            ctx.bandwidth.add(length)
+        await send(message)
+
+    return counting
 
 
 async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:

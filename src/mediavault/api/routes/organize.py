@@ -14,7 +14,6 @@ from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.idempotency import idempotently
 from mediavault.api.openapi import documented
 from mediavault.api.preconditions import if_match
-from mediavault.domain.ids import new_object_id
 from mediavault.services import organize, tags
 
 
@@ -77,11 +76,16 @@ async def rename_file(request: Request[Any, Any, Any]) -> Response[Any]:
         file_path = forms.required_string(body, "filePath")
         new_name = forms.required_string(body, "newFileName")
         purge = forms.optional_boolean(body, "purgeCache", default=False)
-        stores, expected = context_of(request).stores, if_match(request)
-        await to_thread.run_sync(organize.rename_file, stores, file_path, new_name, expected)
-        # Nothing is cached by path here (thumbnails are keyed by content), so the purge a CDN
-        # would need is complete at once; the id is what ImageKit's clients expect back.
-        return Response({"purgeRequestId": new_object_id()} if purge else {})
+        ctx, expected = context_of(request), if_match(request)
+        rename = organize.rename_file
+        renamed = await to_thread.run_sync(rename, ctx.stores, file_path, new_name, expected)
+        if not purge:
+            return Response({})
+        # The old URL, purged as POST /v1/files/purge would (services.purge).
+        old_path = renamed.folder_path + file_path.strip().rpartition("/")[2]
+        purge_after = ctx.purges.after_file_rename
+        purge_id = await to_thread.run_sync(purge_after, old_path, renamed.file_path)
+        return Response({"purgeRequestId": purge_id})
 
     return await idempotently(request, run)
 
