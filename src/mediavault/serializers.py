@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from msgspec import Struct
 
-from mediavault.domain.models import File, FileVersion, Folder, JsonObject
+from mediavault.domain.models import ContentInfo, File, FileVersion, Folder, JsonObject
 from mediavault.domain.retention import Policy, rules_json
 from mediavault.domain.times import iso
 from mediavault.storage.bulk_job_queries import BulkJob
@@ -36,6 +36,9 @@ _CAMEL = {
     "file_type": "fileType",
     "file_path": "filePath",
     "has_alpha": "hasAlpha",
+    "bit_rate": "bitRate",
+    "video_codec": "videoCodec",
+    "audio_codec": "audioCodec",
 }
 UPLOAD_RESPONSE_FIELDS = frozenset(
     {
@@ -71,7 +74,7 @@ class FileObject(Struct, omit_defaults=True, rename=_CAMEL):
     tags: list[str] | None
     ai_tags: list[JsonObject] | None
     version_info: VersionInfo
-    embedded_metadata: None
+    embedded_metadata: JsonObject | None
     is_published: bool
     custom_coordinates: str | None
     custom_metadata: JsonObject
@@ -86,6 +89,10 @@ class FileObject(Struct, omit_defaults=True, rename=_CAMEL):
     width: int | None = None
     has_alpha: bool | None = None
     description: str | None = None
+    duration: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    bit_rate: int | None = None
 
 
 def file_struct(item: FileVersion, urls: UrlBuilder) -> FileObject:
@@ -95,7 +102,9 @@ def file_struct(item: FileVersion, urls: UrlBuilder) -> FileObject:
     return _file_object(
         file, file.file_path, urls.base(file.file_path),
         version.id, version.number, content.size, content.mime, content.file_type,
-        content.width, content.height, content.has_alpha, meta.tags, meta.ai_tags,
+        content.width, content.height, content.has_alpha, content.embedded_metadata,
+        content.duration, content.video_codec, content.audio_codec, content.bit_rate,
+        meta.tags, meta.ai_tags,
         meta.custom_metadata, meta.custom_coordinates, meta.description, meta.is_private_file,
         meta.is_published, version.token, version.is_current, version.created_at,
         version.updated_at,
@@ -118,6 +127,8 @@ def _file_object(
     file: File, file_path: str, base: str,
     version_id: str, number: int, size: int, mime: str, file_type: str,
     width: int | None, height: int | None, has_alpha: bool | None,
+    embedded_metadata: JsonObject | None, duration: int | None, video_codec: str | None,
+    audio_codec: str | None, bit_rate: int | None,
     tags: list[str] | None, ai_tags: list[JsonObject] | None,
     custom_metadata: JsonObject | None, custom_coordinates: str | None,
     description: str | None, is_private_file: bool, is_published: bool,
@@ -138,7 +149,7 @@ def _file_object(
         tags,  # tags
         ai_tags,  # ai_tags
         VersionInfo(version_id, f"Version {number}"),  # version_info
-        None,  # embedded_metadata
+        embedded_metadata,  # embedded_metadata
         is_published,  # is_published
         custom_coordinates,  # custom_coordinates
         custom_metadata or {},  # custom_metadata
@@ -153,6 +164,10 @@ def _file_object(
         width,  # width
         has_alpha,  # has_alpha
         description,  # description
+        duration,  # duration
+        video_codec,  # video_codec
+        audio_codec,  # audio_codec
+        bit_rate,  # bit_rate
     )
 
 
@@ -188,6 +203,7 @@ def upload_response(
         body["height"] = content.height
     if content.width is not None:
         body["width"] = content.width
+    body.update(video_fields(content))
     if content.file_type == "image":
         body["thumbnailUrl"] = urls.path_thumbnail(item)
     if meta.ai_tags:
@@ -200,7 +216,7 @@ def upload_response(
         "isPrivateFile": meta.is_private_file,
         "isPublished": meta.is_published,
         "customMetadata": meta.custom_metadata or {},
-        "embeddedMetadata": None,
+        "embeddedMetadata": content.embedded_metadata,
         "metadata": _legacy_metadata(item),
         "selectedFieldsSchema": {},
     }
@@ -216,7 +232,19 @@ def _legacy_metadata(item: FileVersion) -> dict[str, Any]:
     if content.file_type == "image":
         metadata["format"] = content.mime.rpartition("/")[2].removeprefix("x-")
         metadata["hasTransparency"] = bool(content.has_alpha)
+    metadata.update(video_fields(content))
     return metadata
+
+
+def video_fields(content: ContentInfo) -> dict[str, Any]:
+    """A video's bitRate, duration, audioCodec and videoCodec, those that are known."""
+    fields = {
+        "bitRate": content.bit_rate,
+        "duration": content.duration,
+        "audioCodec": content.audio_codec,
+        "videoCodec": content.video_codec,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def folder_object(folder: Folder) -> dict[str, Any]:

@@ -38,6 +38,18 @@ DAY = 86_400_000
         ('createdAt >= "3h"', Condition("createdAt", ">=", (NOW - 3 * 3_600_000,))),
         ('createdAt < "1y"', Condition("createdAt", "<", (NOW - 365 * DAY,))),
         ('createdAt > "2024-03-12T09:41:07.318Z"', Condition("createdAt", ">", (1710236467318,))),
+        (
+            '"embeddedMetadata.Make" = "Canon"',
+            Condition("embeddedMetadata.Make", "=", ("Canon",)),
+        ),
+        (
+            '"embeddedMetadata.DateTimeOriginal" >= "2024-03-12T09:41:07.318Z"',
+            Condition("embeddedMetadata.DateTimeOriginal", ">=", ("2024-03-12T09:41:07.318Z",)),
+        ),
+        (
+            '"embeddedMetadata.DateTimeOriginal" < "1d"',
+            Condition("embeddedMetadata.DateTimeOriginal", "<", ("2023-11-13T22:13:20.000Z",)),
+        ),
         ('createdAt > "2024-03-12"', Condition("createdAt", ">", (1710201600000,))),
         ('size > "1mb"', Condition("size", ">", (1024 * 1024,))),
         ('size < "1.5 KB"', Condition("size", "<", (1536,))),
@@ -101,7 +113,8 @@ def test_valid_queries(text: str, tree: object) -> None:
         ('size > "big"', "size field must have a valid size value"),
         ('width > "wide"', "width field must have a numeric value"),
         ('private = "yes"', "private field must have a value of true or false"),
-        ('"embeddedMetadata.Make" = "Canon"', "embeddedMetadata fields are not extracted"),
+        ('"embeddedMetadata." = "Canon"', "embeddedMetadata needs a field name"),
+        ('"embeddedMetadata.DateTimeOriginal" > "soon"', "must have a valid date value"),
         ('"customMetadata." = "x"', "customMetadata needs a field name"),
         ("tags IN []", "the list of values for tags is empty"),
     ],

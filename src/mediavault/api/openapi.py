@@ -159,6 +159,10 @@ FILE = _object(
     hasAlpha=_BOOLEAN,
     mime=_STRING,
     description=_STRING,
+    duration=_INTEGER,
+    videoCodec=_STRING,
+    audioCodec=_STRING,
+    bitRate=_INTEGER,
 )
 FILE.description = "ImageKit's File object: a file's current version, or one of its versions."
 
@@ -185,6 +189,10 @@ UPLOAD_RESULT = _object(
     height=_INTEGER,
     width=_INTEGER,
     thumbnailUrl=_STRING,
+    duration=_INTEGER,
+    videoCodec=_STRING,
+    audioCodec=_STRING,
+    bitRate=_INTEGER,
     AITags=Schema(type=OpenAPIType.ARRAY, items=_AI_TAG),
     description=_STRING,
     tags=_nullable(_STRINGS),
@@ -798,3 +806,45 @@ ACCOUNT_USAGE_QUERY = [
     replace(_query("endDate", _DAY, "The day after the last one counted; at most 90 days on."),
             required=True),
 ]  # fmt: skip
+
+# -- File metadata (issue 15, section 3) ----------------------------------------------------
+
+_EXIF_GROUP = Schema(type=OpenAPIType.OBJECT, description="Raw EXIF values by ExifTool tag name.")
+METADATA = _object(
+    "size",
+    height=_INTEGER,
+    width=_INTEGER,
+    size=_INTEGER,
+    format=Schema(type=OpenAPIType.STRING, description="`jpg`, `png`, `webp`, `mp4`, ..."),
+    hasColorProfile=_BOOLEAN,
+    quality=Schema(
+        type=OpenAPIType.INTEGER,
+        description="A JPEG's estimated quality (from its quantization tables); else 0.",
+    ),
+    density=_INTEGER,
+    hasTransparency=_BOOLEAN,
+    pHash=Schema(type=OpenAPIType.STRING, pattern="^[0-9a-f]{16}$"),
+    exif=_object(
+        "",
+        image=_EXIF_GROUP,
+        thumbnail=_EXIF_GROUP,
+        exif=_EXIF_GROUP,
+        gps=_EXIF_GROUP,
+        interoperability=_EXIF_GROUP,
+        makernote=_EXIF_GROUP,
+    ),
+    bitRate=_INTEGER,
+    duration=_INTEGER,
+    videoCodec=_STRING,
+    audioCodec=_STRING,
+)
+METADATA.description = "What a file's bytes say: dimensions, format, EXIF, pHash, video facts."
+METADATA_QUERY = [
+    Parameter(
+        name="url",
+        param_in="query",
+        required=True,
+        schema=Schema(type=OpenAPIType.STRING, min_length=1),
+        description="The file's URL: one of this server's delivery URLs, or any public URL.",
+    )
+]

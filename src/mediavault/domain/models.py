@@ -39,6 +39,11 @@ class ContentInfo(Struct, frozen=True):
     width: int | None = None
     height: int | None = None
     has_alpha: bool | None = None
+    embedded_metadata: JsonObject | None = None  # EXIF/IPTC of a picture (media/metadata.py)
+    duration: int | None = None  # videos (media/video.py): whole seconds
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    bit_rate: int | None = None  # bits per second
 
 
 class VersionMetadata(Struct, frozen=True):

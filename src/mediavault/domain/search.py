@@ -202,7 +202,7 @@ class _Builder(Transformer[Token, Query]):
             op, negated = "=", True
         if op != "in" and op not in operators:
             raise invalid_query(f"{field} field does not support the {op} operator")
-        if op == "in" and kind not in ("string", "type", "custom"):
+        if op == "in" and kind not in ("string", "type", "custom", "embedded_date"):
             raise invalid_query(f"{field} field does not support the IN operator")
         if op == "in" and not tokens:
             raise invalid_query(f"the list of values for {field} is empty")
@@ -226,6 +226,9 @@ class _Builder(Transformer[Token, Query]):
             return text
         if kind == "date":
             return self._date(field, token, text)
+        if kind == "embedded_date":
+            moment = datetime.fromtimestamp(self._date(field, token, text) / 1000, UTC)
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
         if kind == "size":
             return _size(field, text)
         if kind == "number":
@@ -286,6 +289,11 @@ def _number(field: str, text: str) -> float:
     return number
 
 
+# embeddedMetadata fields that hold dates ("2019-10-16T19:01:03.000Z"): a query's date value
+# (ISO 8601 or relative, "1y") becomes that text, whose order is the dates' order.
+EMBEDDED_DATES = frozenset({"DateTimeOriginal", "CreateDate", "ModifyDate"})
+
+
 def _field_rules(raw: str) -> tuple[str, frozenset[str], str]:
     if raw.startswith("customMetadata."):
         key = raw.removeprefix("customMetadata.")
@@ -293,7 +301,11 @@ def _field_rules(raw: str) -> tuple[str, frozenset[str], str]:
             raise invalid_query("customMetadata needs a field name, as customMetadata.<name>")
         return raw, ORDERING | {":"}, "custom"
     if raw.startswith("embeddedMetadata."):
-        raise invalid_query("embeddedMetadata fields are not extracted by this server")
+        key = raw.removeprefix("embeddedMetadata.")
+        if not key:
+            raise invalid_query("embeddedMetadata needs a field name, as embeddedMetadata.<name>")
+        # Dates are stored as ISO 8601 text (media/metadata.py): compared as that text.
+        return raw, ORDERING | {":"}, "embedded_date" if key in EMBEDDED_DATES else "custom"
     rules = _FIELDS.get(raw.lower())
     if rules is None:
         raise invalid_query(f"{raw} is not a searchable field")

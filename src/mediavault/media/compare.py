@@ -1,4 +1,5 @@
-"""The difference between two pictures: changed pixels, mean difference, perceptual hash, heatmap.
+"""The difference between two pictures: changed pixels, mean difference, perceptual hash, heatmap;
+and a picture's own perceptual hash (`phash`, the metadata API's `pHash`).
 
 Both pictures are decoded upright (first frame), flattened onto white, and compared at the
 smaller width and the smaller height of the two (each resized to exactly that). A pixel has
@@ -12,9 +13,12 @@ run it in a worker thread.
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mediavault.errors import TransformationLimit
 from mediavault.media.transform.inputs import Limits, Source
 
 if TYPE_CHECKING:
@@ -112,3 +116,52 @@ def _dhash(image: pyvips.Image) -> int:
         for column in range(HASH_SIZE):
             bits = (bits << 1) | (line[column] > line[column + 1])
     return bits
+
+
+PHASH_SIZE = 32  # the picture is hashed at 32x32; the lowest 8x8 frequencies make the bits
+
+
+def phash(source: Source, limits: Limits) -> str | None:
+    """The DCT perceptual hash as 16 hex digits, as `imagehash.phash` computes it: the picture
+    (upright, flattened onto white) grey at 32x32, a 2-D DCT-II, its top-left 8x8 block (the
+    lowest frequencies, DC included), one bit per coefficient above the block's median, row by
+    row, most significant bit first. None when it is not a picture this server decodes (or is
+    beyond the pixel limit)."""
+    from mediavault.media.transform import pipeline
+
+    try:
+        image = pipeline.decode_upright(source, (PHASH_SIZE, PHASH_SIZE), limits)
+    except TransformationLimit:
+        return None
+    if image is None:
+        return None
+    grey = _rgb(image).colourspace("b-w")[0].cast("uchar")
+    pixels = grey.write_to_memory()
+    rows = [list(pixels[y * PHASH_SIZE : (y + 1) * PHASH_SIZE]) for y in range(PHASH_SIZE)]
+    low = _dct_low(rows, HASH_SIZE)
+    median = statistics.median(v for row in low for v in row)
+    bits = 0
+    for row in low:
+        for value in row:
+            bits = (bits << 1) | (value > median)
+    return f"{bits:016x}"
+
+
+def phash_distance(a: str, b: str) -> int:
+    """Bits that differ between two pHash values (the old Node SDK's pHashDistance)."""
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def _dct_low(rows: list[list[int]], keep: int) -> list[list[float]]:
+    """The first `keep` x `keep` coefficients of the unnormalised 2-D DCT-II (scipy's `dct`
+    default, which imagehash uses): along columns (rows of the result), then along rows."""
+    n = len(rows)
+    cos = [[math.cos(math.pi * (2 * x + 1) * u / (2 * n)) for x in range(n)] for u in range(keep)]
+    # First pass over each column: frequency u down the picture.
+    down = [
+        [2 * sum(cos[u][y] * rows[y][x] for y in range(n)) for x in range(n)] for u in range(keep)
+    ]
+    return [
+        [2 * sum(cos[v][x] * down[u][x] for x in range(n)) for v in range(keep)]
+        for u in range(keep)
+    ]

@@ -244,11 +244,12 @@ def _folder_order(query: ListQuery) -> list[Any]:
 
 _VERSION_COLUMNS = (
     "id", "file_id", "number", "blob_digest", "size", "mime", "file_type", "width", "height",
-    "has_alpha", "tags", "ai_tags", "custom_metadata", "custom_coordinates", "description",
-    "is_private_file", "is_published", "token", "is_current", "created_at", "updated_at",
+    "has_alpha", "embedded_metadata", "duration", "video_codec", "audio_codec", "bit_rate",
+    "tags", "ai_tags", "custom_metadata", "custom_coordinates", "description", "is_private_file",
+    "is_published", "token", "is_current", "created_at", "updated_at",
 )  # fmt: skip
 _FILE_COLUMNS = ("id", "name", "folder_path", "last_version_number", "created_at", "updated_at")
-_JSON_COLUMNS = frozenset({"tags", "ai_tags", "custom_metadata"})
+_JSON_COLUMNS = frozenset({"tags", "ai_tags", "custom_metadata", "embedded_metadata"})
 
 
 def _columns(dialect: str) -> list[Any]:
@@ -293,7 +294,8 @@ def _row_builder(dialect: str) -> Callable[[Any], FileVersion]:
     def build(row: Any) -> FileVersion:
         (
             id_, file_id, number, digest, size, mime, file_type, width, height, has_alpha,
-            tags, ai_tags, custom_metadata, custom_coordinates, description, is_private_file,
+            embedded_metadata, duration, video_codec, audio_codec, bit_rate, tags, ai_tags,
+            custom_metadata, custom_coordinates, description, is_private_file,
             is_published, token, is_current, created_at, updated_at,
             f_id, f_name, f_folder_path, f_last_version_number, f_created_at, f_updated_at,
         ) = row  # fmt: skip
@@ -303,7 +305,20 @@ def _row_builder(dialect: str) -> Callable[[Any], FileVersion]:
                 id=id_,
                 file_id=file_id,
                 number=number,
-                content=ContentInfo(digest, size, mime, file_type, width, height, has_alpha),
+                content=ContentInfo(
+                    digest,
+                    size,
+                    mime,
+                    file_type,
+                    width,
+                    height,
+                    has_alpha,
+                    load(embedded_metadata),
+                    duration,
+                    video_codec,
+                    audio_codec,
+                    bit_rate,
+                ),
                 metadata=VersionMetadata(
                     tags=load(tags),
                     ai_tags=load(ai_tags),

@@ -82,8 +82,9 @@ TOKEN_AT_PATH = _at_path(versions.c.token == sa.bindparam("token"))
 # A file's versions as the version list shows them (serializers.version_list): only the
 # columns the File object needs, version columns first, the file's last.
 LISTED_COLUMNS = (
-    "id", "number", "size", "mime", "file_type", "width", "height", "has_alpha", "tags",
-    "ai_tags", "custom_metadata", "custom_coordinates", "description", "is_private_file",
+    "id", "number", "size", "mime", "file_type", "width", "height", "has_alpha",
+    "embedded_metadata", "duration", "video_codec", "audio_codec", "bit_rate", "tags", "ai_tags",
+    "custom_metadata", "custom_coordinates", "description", "is_private_file",
     "is_published", "token", "is_current", "created_at", "updated_at",
 )  # fmt: skip
 VERSION_LIST = (

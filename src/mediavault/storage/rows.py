@@ -33,6 +33,11 @@ def version_from(row: Mapping[Any, Any]) -> Version:
             width=row["width"],
             height=row["height"],
             has_alpha=row["has_alpha"],
+            embedded_metadata=row["embedded_metadata"],
+            duration=row["duration"],
+            video_codec=row["video_codec"],
+            audio_codec=row["audio_codec"],
+            bit_rate=row["bit_rate"],
         ),
         metadata=VersionMetadata(
             tags=row["tags"],

@@ -190,6 +190,9 @@ class VersionFields(Fields):
                 "transparency": versions.c.has_alpha,
             }[field]
             return sa.func.coalesce(column, sa.false()) == bool(values[0])
+        if field.startswith("embeddedMetadata."):
+            key = field.removeprefix("embeddedMetadata.")
+            return _custom_metadata(key, op, values, self.dialect, versions.c.embedded_metadata)
         return _custom_metadata(field.removeprefix("customMetadata."), op, values, self.dialect)
 
 
@@ -201,26 +204,33 @@ def _type_clause(kind: object) -> Any:
     return sa.false()
 
 
-def _custom_metadata(key: str, op: str, values: tuple[Any, ...], dialect: str) -> Any:
-    element = versions.c.custom_metadata[key]
+def _custom_metadata(
+    key: str, op: str, values: tuple[Any, ...], dialect: str, document: Any = None
+) -> Any:
+    """A condition on one key of a JSON column: customMetadata, or embeddedMetadata (no index:
+    each is read from the version rows the rest of the query leaves)."""
+    document = versions.c.custom_metadata if document is None else document
+    element = document[key]
     clauses = []
     for value in values:
         if isinstance(value, bool):
-            column = _when_json_type(dialect, key, "boolean", element.as_boolean())
+            column = _when_json_type(dialect, key, "boolean", element.as_boolean(), document)
         elif isinstance(value, int | float):
-            column = _when_json_type(dialect, key, "number", element.as_float())
+            column = _when_json_type(dialect, key, "number", element.as_float(), document)
         else:
             column = element.as_string()
         clauses.append(compare(column, "=" if op == "in" else op, (value,)))
     return sa.or_(*clauses)
 
 
-def _when_json_type(dialect: str, key: str, json_type: str, column: Any) -> Any:
+def _when_json_type(
+    dialect: str, key: str, json_type: str, column: Any, document: Any = versions.c.custom_metadata
+) -> Any:
     """PostgreSQL refuses to cast a JSON string to a number: compare only values of the type.
     (SQLite compares mixed types without error, and a string never equals a number there.)"""
     if dialect != "postgresql":
         return column
-    kind = sa.func.json_typeof(versions.c.custom_metadata.op("->")(key))
+    kind = sa.func.json_typeof(document.op("->")(key))
     return sa.case((kind == json_type, column), else_=None)
 
 

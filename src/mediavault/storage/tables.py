@@ -72,6 +72,11 @@ versions = sa.Table(
     sa.Column("width", sa.Integer),
     sa.Column("height", sa.Integer),
     sa.Column("has_alpha", sa.Boolean),
+    sa.Column("embedded_metadata", sa.JSON),  # EXIF/IPTC, flat and readable (media/metadata.py)
+    sa.Column("duration", sa.Integer),  # videos: whole seconds
+    sa.Column("video_codec", sa.String(32)),
+    sa.Column("audio_codec", sa.String(32)),
+    sa.Column("bit_rate", sa.BigInteger),  # bits per second
     sa.Column("tags", sa.JSON),
     sa.Column("ai_tags", sa.JSON),
     sa.Column("custom_metadata", sa.JSON),
