@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import re
 import uuid
 from collections.abc import Iterator
@@ -37,13 +36,18 @@ SCREENSHOT = REPO / "docs" / "console-file-page.png"
 SAMPLE_ID = "0123456789abcdef01234567"
 
 
-def png(
-    color: tuple[int, int, int], size: tuple[int, int] = (320, 240), noise: bool = False
-) -> bytes:
+def png(color: tuple[int, int, int], size: tuple[int, int] = (320, 240), sun: bool = True) -> bytes:
+    """A small landscape: sky of `color`, a hill, and a sun (or none)."""
+    from PIL import ImageDraw
+
+    width, height = size
     image = Image.new("RGB", size, color)
-    if noise:  # incompressible, so the upload takes more than one progress event
-        rng = random.Random(7)
-        image = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((-width // 4, height * 2 // 3, width * 5 // 4, height * 2), fill=(60, 140, 70))
+    if sun:
+        r = height // 8
+        draw.ellipse((width * 3 // 4 - r, height // 4 - r, width * 3 // 4 + r, height // 4 + r),
+                     fill=(250, 210, 60))  # fmt: skip
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
@@ -129,7 +133,7 @@ def test_a_person_uploads_compares_restores_and_deletes_versions_then_signs_out(
 
     # Two files at once, a progress bar each.
     first, second = tmp_path / "one.png", tmp_path / "two.png"
-    first.write_bytes(png((200, 30, 30), (600, 400), noise=True))
+    first.write_bytes(png((120, 170, 230), (600, 400)))
     second.write_bytes(png((30, 30, 200)))
     p.get_by_label("Upload files").set_input_files([first, second])
     uploads = p.get_by_role("list", name="Uploads")
@@ -149,7 +153,7 @@ def test_a_person_uploads_compares_restores_and_deletes_versions_then_signs_out(
     expect(p.get_by_role("heading", level=1)).to_have_text("one.png")
     versions = p.get_by_role("list", name="Versions")
     version_2 = tmp_path / "one-v2.png"
-    version_2.write_bytes(png((30, 160, 30), (600, 400)))
+    version_2.write_bytes(png((250, 160, 120), (600, 400)))
     p.get_by_label("Upload a new version").set_input_files(version_2)
     expect(versions.get_by_role("listitem").filter(has_text="Version 2")).to_be_visible()
     dropped = p.evaluate_handle(
@@ -158,7 +162,7 @@ def test_a_person_uploads_compares_restores_and_deletes_versions_then_signs_out(
             transfer.items.add(new File([new Uint8Array(bytes)], "v3.png", {type: "image/png"}));
             return transfer;
         }""",
-        list(png((240, 200, 20), (300, 200))),
+        list(png((30, 40, 90), (300, 200), sun=False)),
     )
     p.dispatch_event("body", "drop", {"dataTransfer": dropped})
     expect(versions.get_by_role("listitem").filter(has_text="Version 3")).to_be_visible()
@@ -183,6 +187,9 @@ def test_a_person_uploads_compares_restores_and_deletes_versions_then_signs_out(
     expect(comparison.get_by_role("slider")).to_be_visible()
     expect(comparison.get_by_role("img", name="Version 1")).to_be_visible()
     p.shots.take("comparison")
+    if os.environ.get("MEDIAVAULT_UPDATE_SCREENSHOT") == "1":
+        p.goto(p.url.split("#")[0])  # the top of the page, comparison included
+        p.screenshot(path=SCREENSHOT, full_page=True)
 
     # Restore Version 1, after confirming.
     versions.get_by_role("listitem").filter(has_text="Version 1").get_by_role(
@@ -209,8 +216,6 @@ def test_a_person_uploads_compares_restores_and_deletes_versions_then_signs_out(
     expect(versions).not_to_contain_text("Version 2")
     expect(p.get_by_role("region", name="History")).to_contain_text("file-version.deleted")
     p.shots.take("file-page")
-    if os.environ.get("MEDIAVAULT_UPDATE_SCREENSHOT") == "1":
-        p.screenshot(path=SCREENSHOT, full_page=True)
 
     # Search: a match, and a query the language refuses.
     p.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name=folder).click()

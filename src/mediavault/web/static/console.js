@@ -36,7 +36,7 @@ if (compareButton) {
 for (const slider of document.querySelectorAll("[data-slider]")) {
   const top = document.getElementById(slider.dataset.slider);
   const apply = () => {
-    top.style.clipPath = `inset(0 0 0 ${slider.value}%)`;
+    top.style.clipPath = `inset(0 0 0 ${100 - slider.value}%)`;
   };
   slider.addEventListener("input", apply);
   apply();
