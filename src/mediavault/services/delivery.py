@@ -52,7 +52,7 @@ def cached_rendition(
     """The rendition if the cache holds it (no decoding, a few stat calls); else None."""
     content = item.version.content
     return stores.renditions.cached(
-        chain, content.digest, accept, is_image=content.file_type == "image"
+        chain, content.digest, accept, is_image=content.file_type == "image", video=is_video(item)
     )
 
 
@@ -68,7 +68,18 @@ def render(stores: Stores, item: FileVersion, chain: Chain, accept: str | None) 
     source: Source = local if local is not None else (lambda: stores.blobs.open(digest))
     try:
         return stores.renditions.render(
-            chain, source, digest, accept, is_image=content.file_type == "image"
+            chain,
+            source,
+            digest,
+            accept,
+            is_image=content.file_type == "image",
+            video=is_video(item),
         )
     except (BlobMissing, FileNotFoundError):
         raise missing_blob(item) from None  # the same log detail as for the bytes themselves
+
+
+def is_video(item: FileVersion) -> bool:
+    """A video whose stream was read at upload: its thumbnail is its first frame."""
+    content = item.version.content
+    return content.mime.startswith("video/") and content.video_codec is not None

@@ -168,7 +168,9 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
         etag = f'"{digest}"'
         vary = False
     else:
-        etag = ctx.stores.renditions.etag(chain, digest, conditions.accept, is_image=is_image)
+        etag = ctx.stores.renditions.etag(
+            chain, digest, conditions.accept, is_image=is_image, video=delivery.is_video(item)
+        )
         vary = chain.auto_format and is_image
     last_modified = item.updated_at // 1000
     headers = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 from collections.abc import Callable, Collection
@@ -87,8 +88,18 @@ class TransformEngine:
             self._parsed[text] = chain
         return chain
 
-    def etag(self, chain: Chain, digest: str, accept: str | None, *, is_image: bool = True) -> str:
-        """The ETag `render` will give, computed without any I/O (for an early 304)."""
+    def etag(
+        self,
+        chain: Chain,
+        digest: str,
+        accept: str | None,
+        *,
+        is_image: bool = True,
+        video: bool = False,
+    ) -> str:
+        """The ETag `render` will give, computed without any I/O (for an early 304). A video's
+        thumbnail (`video`, a placeholder chain) is the chain applied to its first frame."""
+        is_image = is_image or (video and chain.placeholder)
         if chain.original or (not is_image and not chain.placeholder):
             return f'"{digest}"'
         if not is_image:
@@ -103,6 +114,7 @@ class TransformEngine:
         accept: str | None,
         *,
         is_image: bool = True,
+        video: bool = False,
     ) -> Rendition:
         """The rendition of `chain` on the blob `digest`, from the cache or computed now.
 
@@ -110,7 +122,9 @@ class TransformEngine:
         a cache miss). Blocking: run it in a worker thread. Raises BadTransformation (400) and
         TransformationLimit (400); a failure of the store while reading is raised as is.
         """
-        etag = self.etag(chain, digest, accept, is_image=is_image)
+        etag = self.etag(chain, digest, accept, is_image=is_image, video=video)
+        from_frame = video and chain.placeholder and not is_image
+        is_image = is_image or from_frame
         vary = chain.auto_format and is_image
         if chain.original or (not is_image and not chain.placeholder):
             return Rendition(None, None, etag, False)
@@ -123,6 +137,13 @@ class TransformEngine:
         from mediavault.media.transform import pipeline
 
         def produce(target: Path) -> str | None:
+            if from_frame:
+                frame = self._first_frame(source)
+                if frame is None:
+                    return None
+                return pipeline.render(
+                    chain, lambda: io.BytesIO(frame), target, policy, self.limits
+                )
             return pipeline.render(chain, source, target, policy, self.limits)
 
         try:
@@ -139,10 +160,17 @@ class TransformEngine:
         return Rendition(path, formats.CONTENT_TYPES[ext], etag, vary)
 
     def cached(
-        self, chain: Chain, digest: str, accept: str | None, *, is_image: bool = True
+        self,
+        chain: Chain,
+        digest: str,
+        accept: str | None,
+        *,
+        is_image: bool = True,
+        video: bool = False,
     ) -> Rendition | None:
         """The rendition if it is already in the cache, else None; a few stat calls, cheap
         enough for the event loop, so that a warm rendition needs no worker thread."""
+        is_image = is_image or (video and chain.placeholder)
         if chain.original or not is_image:
             return None  # cheap either way, but render() decides those
         found = self.cache.lookup(digest, self._key(chain, accept))
@@ -151,6 +179,13 @@ class TransformEngine:
         path, ext = found
         etag = self.etag(chain, digest, accept, is_image=is_image)
         return Rendition(path, formats.CONTENT_TYPES[ext], etag, chain.auto_format)
+
+    def _first_frame(self, source: Source) -> bytes | None:
+        """A video's first frame as PNG (media/video.py: bounded in bytes, time and pixels)."""
+        from mediavault.media.video import first_frame_png
+
+        opener = (lambda: source.open("rb")) if isinstance(source, Path) else source
+        return first_frame_png(opener, self.limits.max_input_pixels)
 
     # Blob lifecycle and the thumbnail shortcut.
 
