@@ -128,11 +128,7 @@ class UsageQueries:
     def usage_under(self, prefix: str) -> Usage:
         """The SUM over the rows of the folders in the prefix: one row per folder."""
         query = sa.select(*(sa.func.coalesce(sa.func.sum(folder_usage.c[c]), 0) for c in COLUMNS))
-        if prefix != "/":
-            pattern = escape_like(prefix) + "%"
-            query = query.where(folder_usage.c.folder_path.like(pattern, escape="\\"))
-        else:
-            query = query.where(folder_usage.c.folder_path != BLOBS_ROW)
+        query = query.where(self._under(folder_usage.c.folder_path, prefix))
         row = self._db.execute(query).one()
         return Usage(*(int(v) for v in row))
 
@@ -143,19 +139,26 @@ class UsageQueries:
                 folder_usage.c.folder_path == BLOBS_ROW
             )
             return int(self._db.scalar(query) or 0)
-        pattern = escape_like(prefix) + "%"
         digests = sa.union(
             sa.select(versions.c.blob_digest)
             .join(files, files.c.id == versions.c.file_id)
-            .where(files.c.folder_path.like(pattern, escape="\\")),
+            .where(self._under(files.c.folder_path, prefix)),
             sa.select(trashed_versions.c.blob_digest)
             .join(trashed_files, trashed_files.c.id == trashed_versions.c.file_id)
-            .where(trashed_files.c.folder_path.like(pattern, escape="\\")),
+            .where(self._under(trashed_files.c.folder_path, prefix)),
         ).subquery()
         query = sa.select(sa.func.coalesce(sa.func.sum(blobs.c.size), 0)).where(
             blobs.c.digest.in_(sa.select(digests.c.blob_digest))
         )
         return int(self._db.scalar(query) or 0)
+
+    def _under(self, column: Any, prefix: str) -> Any:
+        """The folder paths in `prefix`: a range of the index on SQLite, whose text order is
+        bytewise ("/a/" up to "/a0", the character after "/"); LIKE on PostgreSQL, where a
+        locale's collation may not order paths bytewise. The empty path is never in one."""
+        if self._db.dialect.name == "sqlite":
+            return sa.and_(column >= prefix, column < prefix[:-1] + chr(ord("/") + 1))
+        return column.like(escape_like(prefix) + "%", escape="\\")
 
     def recorded_usage(self) -> dict[str, Usage]:
         rows = self._db.execute(sa.select(folder_usage))
