@@ -285,6 +285,22 @@ def _jpeg_with_giant_exif_length() -> bytes:
     return b"\xff\xd8" + b"\xff\xe1" + struct.pack(">H", 0xFFFF) + body + b"\xff\xd9"
 
 
+def _png_bomb() -> bytes:
+    """A PNG whose header claims 60000x60000 pixels (3.6 gigapixels): refused by the pixel
+    limits before a pixel is decoded, whatever reads it."""
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * 1000, 9)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
 def _truncated_jpeg() -> bytes:
     return _jpeg_with_exif(_picture(7))[:600]
 
@@ -292,6 +308,7 @@ def _truncated_jpeg() -> bytes:
 HOSTILE = {
     "truncated JPEG with a giant EXIF length": ("giant.jpg", _jpeg_with_giant_exif_length),
     "truncated JPEG": ("cut.jpg", _truncated_jpeg),
+    "a PNG claiming 3.6 gigapixels": ("bomb.png", _png_bomb),
     "random bytes named .mp4": ("random.mp4", lambda: os.urandom(200_000)),
     "an MP4 signature then random bytes": (
         "fake.mp4",

@@ -5,8 +5,9 @@ the demuxer with an error once it has read MAX_PROBE_BYTES or once the deadline 
 hostile or endless stream costs at most that much, whatever FFmpeg makes of it. FFmpeg's own
 probing is bounded too (`probesize`, `analyzeduration`), at most MAX_PACKETS packets are read
 looking for a frame, and a frame is decoded only when its size (from the stream's header) is
-within the pixel limit. Anything FFmpeg refuses gives None: the file is stored with what is
-known. Blocking: run these in a worker thread.
+within the pixel limit (FFmpeg's decoders are given the limit too, `max_pixels`). Anything
+FFmpeg refuses gives None: the file is stored with what is known. Blocking: run these in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ log = logging.getLogger("mediavault")
 MAX_PROBE_BYTES = 64 * 1024 * 1024
 PROBE_SECONDS = 5.0
 MAX_PACKETS = 200
-_OPTIONS = {"probesize": "5000000", "analyzeduration": "5000000"}
+MAX_PIXELS = 100_000_000  # per frame, for FFmpeg's own decoding while it probes
+# Container and stream options: FFmpeg's probing reads at most 5 MB and 5 s of media, and its
+# decoders refuse frames over MAX_PIXELS (their size then stays unknown: no thumbnail).
+_OPTIONS = {"probesize": "5000000", "analyzeduration": "5000000", "max_pixels": str(MAX_PIXELS)}
 
 
 @dataclass(frozen=True)

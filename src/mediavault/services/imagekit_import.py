@@ -271,6 +271,7 @@ def _import_version(
             item.get("width"),
             item.get("height"),
             item.get("hasAlpha"),
+            *_probed_facts(item),
         )
         lease = BlobLease(
             new_lease_id(),
@@ -439,3 +440,13 @@ def _number(item: JsonObject) -> int:
 def _ms(text: str) -> int:
     """ISO 8601 ("2026-11-30T08:01:02.345Z") to epoch milliseconds."""
     return round(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _probed_facts(item: dict[str, Any]) -> tuple[Any, ...]:
+    """The source's embeddedMetadata and video facts, in ContentInfo's order after hasAlpha."""
+    embedded = item.get("embeddedMetadata")
+    facts = [item.get(key) for key in ("duration", "videoCodec", "audioCodec", "bitRate")]
+    numbers = [v if isinstance(v, int) and not isinstance(v, bool) else None for v in facts]
+    texts = [v[:32] if isinstance(v, str) and v else None for v in facts]
+    embedded = embedded if isinstance(embedded, dict) else None
+    return embedded, numbers[0], texts[1], texts[2], numbers[3]
