@@ -246,3 +246,24 @@ def test_without_a_trash_a_deleted_files_history_ends_with_file_deleted(
         assert found[0]["versionId"] is None and found[0]["details"] == {}
     finally:
         server.stop()
+
+
+def test_retention_leaves_its_event_beside_the_version_deletion(
+    client: ImageKit, server: ServerProcess, folder: str
+) -> None:
+    file_id = upload(client, b"v1", folder).file_id
+    upload(client, b"v2", folder)
+    with httpx.Client(base_url=server.base_url, auth=(TEST_KEY, "")) as http:
+        created = http.post("/v1/retentionPolicies", json={"folderPath": folder, "keepLast": 1})
+        assert created.status_code == 201, created.text
+        try:
+            server.cli("retention", "apply")
+        finally:
+            assert http.delete(f"/v1/retentionPolicies/{created.json()['id']}").status_code == 204
+    found = events(server, file_id)
+    types = [e["type"] for e in found]
+    assert types[:2] in (
+        ["retention.applied", "file-version.deleted"],
+        ["file-version.deleted", "retention.applied"],
+    )
+    assert {e["versionId"] for e in found[:2]} == {file_id}
