@@ -1,4 +1,7 @@
-"""A webhook receiver for tests: verifies every delivery with the official SDK's unwrap()."""
+"""A webhook receiver for tests: verifies every delivery with the official SDK's unwrap().
+
+Without a secret it takes any JSON body (the purge hook's deliveries are not signed); with
+`fail_first`, it answers that many deliveries with a 503 before it accepts any."""
 
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ from imagekitio import ImageKit
 
 
 class Receiver:
-    def __init__(self, secret: str, port: int) -> None:
+    def __init__(self, secret: str | None, port: int, fail_first: int = 0) -> None:
         self.secret = secret
         self.port = port
+        self.fail_first = fail_first
+        self.refused: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.failures: list[str] = []
@@ -26,20 +31,26 @@ class Receiver:
 
     def start(self) -> Receiver:
         receiver = self
-        verifier = ImageKit(private_key="unused", webhook_secret=self.secret)
+        verifier = ImageKit(private_key="unused", webhook_secret=self.secret or "unused")
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"])).decode()
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
-                    verifier.webhooks.unwrap(body, headers=headers)
+                    if receiver.secret is not None:
+                        verifier.webhooks.unwrap(body, headers=headers)
                 except Exception as exc:
                     receiver.failures.append(repr(exc))
                     self.send_response(400)
                     self.end_headers()
                     return
                 with receiver._lock:
+                    if len(receiver.refused) < receiver.fail_first:
+                        receiver.refused.append(json.loads(body))
+                        self.send_response(503)
+                        self.end_headers()
+                        return
                     receiver.events.append(json.loads(body))
                     receiver.headers.append(headers)
                     receiver._lock.notify_all()
