@@ -15,7 +15,7 @@ from alembic.config import Config
 from mediavault.config import Settings
 from mediavault.domain.versioning import UploadOptions
 from mediavault.media.probe import probe
-from mediavault.services import files, trash, uploads, usage
+from mediavault.services import files, transfer, trash, uploads, usage
 from mediavault.services.stores import Stores
 from mediavault.storage.database import MIGRATIONS, create_sqlite_engine, migrate
 from mediavault.storage.usage_queries import BLOBS_ROW, Usage
@@ -137,3 +137,16 @@ def test_migration_0006_backfills_the_counters_from_existing_rows(tmp_path: Path
         ("/a/", 1, 2, 10, 40, 0),
         ("/a/b/", 1, 1, 5, 5, 0),
     ]
+
+
+def test_an_import_recounts_the_counters(stores: Stores, put, tmp_path: Path) -> None:
+    put(b"abc", "a.txt", "/i")
+    put(b"abcdef", "a.txt", "/i/j")
+    transfer.export_library(stores, tmp_path / "export")
+    target = build_stores(Settings.from_env(backend_env(), data=tmp_path / "other"))
+    try:
+        migrate(target.meta.engine)
+        transfer.import_library(target, tmp_path / "export")
+        assert kept(target) == kept(stores) != {}
+    finally:
+        target.close()
