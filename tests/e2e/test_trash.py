@@ -231,3 +231,35 @@ def test_fsck_knows_the_trash(own_server: ServerProcess) -> None:
     build_blob_store(own_server.settings).delete(digest)
     report = run_fsck(own_server)
     assert f"blob missing: {digest}" in report.problems
+
+
+def test_webhooks_see_a_deletion_then_a_creation_and_nothing_for_a_purge(
+    tmp_path: Path,
+) -> None:
+    from tests.e2e.webhook_receiver import Receiver
+
+    secret = "whsec_mediavault_trash_test"
+    receiver = Receiver(secret, free_port()).start()
+    env = {"MEDIAVAULT_WEBHOOK_URL": receiver.url, "MEDIAVAULT_WEBHOOK_SECRET": secret}
+    server = ServerProcess(data=tmp_path / "data", port=free_port(), env=env).start()
+    try:
+        client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+        file_id = upload(client, b"hooked", "/hooks").file_id
+        client.files.delete(file_id)
+        assert restore(server, file_id).status_code == 200
+        client.files.delete(file_id)
+        assert purge(server, file_id).status_code == 204
+        events = receiver.wait_for(4)
+        time.sleep(1.0)  # anything extra would arrive now
+    finally:
+        server.stop()
+        receiver.stop()
+    assert [e["type"] for e in receiver.events] == [
+        "file.created",
+        "file.deleted",
+        "file.created",
+        "file.deleted",
+    ]
+    assert events[1]["data"] == {"fileId": file_id}
+    assert events[2]["data"]["fileId"] == file_id
+    assert events[2]["data"]["filePath"] == "/hooks/t.txt"
