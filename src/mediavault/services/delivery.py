@@ -9,9 +9,7 @@ from mediavault.media.transform.inputs import Source
 from mediavault.services.stores import Stores
 
 
-def resolve(
-    stores: Stores, file_path: str, token: str | None, signed: bool = False
-) -> FileVersion:
+def resolve(stores: Stores, file_path: str, token: str | None, signed: bool = False) -> FileVersion:
     """The current version at its plain path; any version by its `ik-obj-version` token.
 
     A token keeps naming its version after the version becomes current (the bytes are the

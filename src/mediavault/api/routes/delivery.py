@@ -154,11 +154,7 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
     # Named transformations work unsigned on private files (spec 1.4), except the built-in
     # thumbnail, which has always needed the signature here.
     unsigned_ok = chain is not None and chain.named_only and not chain.placeholder
-    if (
-        item.version.metadata.is_private_file
-        and not unsigned_ok
-        and not signed
-    ):
+    if item.version.metadata.is_private_file and not unsigned_ok and not signed:
         raise InvalidSignature()
     content = item.version.content
     digest = content.digest
