@@ -9,6 +9,7 @@ lost race or a busy key); their claim is released so that the retry runs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ KEPT_HEADERS = ("etag",)
 # Part of what a request is: the same body under another condition is another request.
 CONDITIONS = ("if-match", "if-none-match")
 _JSON = "application/json"
+log = logging.getLogger("mediavault.idempotency")
 
 Run = Callable[[], Awaitable[Response[Any]]]
 
@@ -69,16 +71,30 @@ async def idempotently(
     if answer.status >= 500 or answer.status in RETRY_STATUSES:
         await _release(ctx, key)
     else:
-        with anyio.CancelScope(shield=True):
-            await to_thread.run_sync(idempotency.record, ctx.stores, key, answer, lifetime)
+        await _record(ctx, key, answer, lifetime)
     return _response(answer, replayed=False)
 
 
+async def _record(ctx: AppContext, key: str, answer: StoredAnswer, lifetime: int) -> None:
+    # The change is committed: failing to keep its answer must not turn it into an error. The
+    # claim then stays until its process ends or the staging grace period passes (409 until
+    # then), after which a retry runs again: see docs/decisions.md.
+    try:
+        with anyio.CancelScope(shield=True):
+            await to_thread.run_sync(idempotency.record, ctx.stores, key, answer, lifetime)
+    except Exception:
+        log.warning("could not record the answer of an idempotent request", exc_info=True)
+
+
 async def _release(ctx: AppContext, key: str) -> None:
-    # Shielded: a cancelled request must still give its key back (if this fails, the claim
-    # lapses when the process is gone or after the staging grace period).
-    with anyio.CancelScope(shield=True):
-        await to_thread.run_sync(idempotency.release, ctx.stores, key)
+    # Shielded: a cancelled request must still give its key back. Should this fail, the claim
+    # lapses when the process is gone or after the staging grace period; the request's own
+    # outcome is what the client hears.
+    try:
+        with anyio.CancelScope(shield=True):
+            await to_thread.run_sync(idempotency.release, ctx.stores, key)
+    except Exception:
+        log.warning("could not release an idempotency key", exc_info=True)
 
 
 def _status_of(exc: Exception) -> int:
