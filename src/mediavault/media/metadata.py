@@ -135,8 +135,12 @@ def quality_estimate(image: Image.Image) -> int:
     luminance: list[int] = [int(v) for v in list(tables[0])[:64]]
     if len(luminance) != 64:
         return 0
-    # Sums, not per-entry ratios: independent of zigzag or natural order.
-    scale = 100 * sum(luminance) / sum(_IJG_LUMINANCE)
+    # Sorted, so that the order a table is stored in (zigzag or natural) does not matter:
+    # libjpeg's scaling keeps the entries' order. Entries clamped at 255 (low qualities) or
+    # at 1 (the highest) say less than the others, and are left out when others remain.
+    pairs = list(zip(sorted(luminance), sorted(_IJG_LUMINANCE), strict=True))
+    unclamped = [(q, std) for q, std in pairs if 1 < q < 255] or pairs
+    scale = 100 * sum(q for q, _ in unclamped) / sum(std for _, std in unclamped)
     quality = (200 - scale) / 2 if scale <= 100 else 5000 / scale
     return max(1, min(100, round(quality)))
 
