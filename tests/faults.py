@@ -25,10 +25,11 @@ class TcpProxy:
     """Forwards 127.0.0.1:<port> to an endpoint until cut(); from then on the port refuses
     connections and open ones are closed, as when an object store goes away."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, port: int = 0) -> None:
+        """`port`: a cut proxy's, to bring the endpoint back where its clients look for it."""
         parts = urlsplit(endpoint)
         self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self.port = int(self._listener.getsockname()[1])
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()

@@ -12,10 +12,11 @@ from mediavault.api.app import create_app
 from mediavault.config import Settings
 from tests.support import TEST_KEY, ServerProcess
 
-# Open by design: liveness, the API's own documentation (and its assets), and delivery (private
-# files there need a signed URL instead). The web console (/, /ui) signs in with a session
-# instead of the key: tests/e2e/test_web_console.py checks its refusals.
-PUBLIC = re.compile(r"^/$|^/(healthz|docs|media|ui)(/|$)")
+# Open by design: liveness and readiness, metrics (MEDIAVAULT_METRICS_TOKEN closes them:
+# tests/e2e/test_operations.py), the API's own documentation (and its assets), and delivery
+# (private files there need a signed URL instead). The web console (/, /ui) signs in with a
+# session instead of the key: tests/e2e/test_web_console.py checks its refusals.
+PUBLIC = re.compile(r"^/$|^/(healthz|readyz|metrics|docs|media|ui)(/|$)")
 SAMPLE_ID = "0123456789abcdef01234567"
 
 

@@ -56,6 +56,9 @@ def configure(level: str, log_format: str) -> None:
     formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     for handler in logger.handlers:
         handler.setFormatter(formatter)
+    # In JSON mode a record is one line: not repeated by the root handler Litestar installs,
+    # in its own text format.
+    logger.propagate = log_format != "json"
     logger.setLevel(level.upper())
 
 
