@@ -71,8 +71,10 @@ class TransferQueries:
                 created_at=folder.created_at,
                 updated_at=folder.updated_at,
             )
+            # RETURNING, not rowcount: psycopg counts a row skipped by ON CONFLICT here.
+            .returning(folders.c.id)
         )
-        return bool(done.rowcount)
+        return done.first() is not None
 
     def insert_field_as_is(self, field: CustomMetadataField, now: int) -> None:
         self._db.execute(
