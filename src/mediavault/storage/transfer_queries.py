@@ -63,7 +63,8 @@ class TransferQueries:
     def insert_folder_as_is(self, folder: Folder) -> bool:
         """Create the folder with its id and times; False when its path already exists."""
         done = self._db.execute(
-            insert_ignoring_duplicates(self._db, folders, ["folder_path"]).values(
+            insert_ignoring_duplicates(self._db, folders, ["folder_path"])
+            .values(
                 id=folder.id,
                 folder_path=folder.folder_path,
                 name=folder.name,
