@@ -203,6 +203,33 @@ def test_a_person_uploads_compares_restores_and_deletes_versions_then_signs_out(
     expect(restored).to_contain_text("current")
     expect(restored.get_by_role("button", name="Restore")).to_have_count(0)
 
+    # A pinned version cannot be deleted until it is unpinned.
+    versions.get_by_role("listitem").filter(has_text="Version 2").get_by_role(
+        "button", name="Pin"
+    ).click()
+    expect(p.get_by_role("status")).to_have_text("Pinned.")
+    pinned = versions.get_by_role("listitem").filter(has_text="Version 2")
+    expect(pinned).to_contain_text("pinned")
+    pinned.get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(p.get_by_role("alert")).to_contain_text("pinned")
+    expect(versions.get_by_role("listitem")).to_have_count(3)
+    versions.get_by_role("listitem").filter(has_text="Version 2").get_by_role(
+        "button", name="Unpin"
+    ).click()
+    expect(p.get_by_role("status")).to_have_text("Unpinned.")
+
+    # Tags and custom metadata (of a field the shared server declares); a bad one is shown.
+    p.get_by_label("Tags", exact=True).fill("sky, hill")
+    p.get_by_label("Custom metadata", exact=True).fill('{"brand": "acme"}')
+    p.get_by_role("button", name="Save details").click()
+    expect(p.get_by_role("status")).to_have_text("Tags and custom metadata saved.")
+    expect(p.get_by_label("Tags", exact=True)).to_have_value("sky, hill")
+    expect(p.get_by_label("Custom metadata", exact=True)).to_contain_text('"brand": "acme"')
+    p.get_by_label("Custom metadata", exact=True).fill('{"brand": ')
+    p.get_by_role("button", name="Save details").click()
+    expect(p.get_by_role("alert")).to_have_text("Custom metadata must be a JSON object.")
+
     # Cancel keeps a version; Confirm deletes it.
     version_2_item = versions.get_by_role("listitem").filter(has_text="Version 2")
     version_2_item.get_by_role("button", name="Delete").click()
@@ -338,6 +365,12 @@ def test_the_session_cookie_is_http_only_strict_and_secure_over_https(
     assert "Secure" in proxied.headers["set-cookie"]
     forged = httpx.get(f"{server.base_url}/ui/", cookies={"mediavault_session": "a.9999999999.00"})
     assert forged.status_code == 303
+    # Pages hold the CSRF token: not cached, not framed, nothing loaded from elsewhere.
+    page = httpx.get(f"{server.base_url}/ui/sign-in")
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
 
 
 def test_the_upload_proof_works_once_and_never_carries_the_private_key(

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from anyio import to_thread
 from litestar import Request, Response, Router, get, post
-from litestar.datastructures import Cookie
+from litestar.datastructures import Cookie, ResponseHeader
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -434,9 +434,24 @@ def _to_sign_in(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
     return Redirect(f"{PREFIX}/sign-in?{urlencode({'next': target})}", status_code=303)
 
 
+# Pages carry the CSRF token: never cached, never framed (a framed page could be clicked
+# through its confirmation dialogs), and nothing loaded or posted outside this server.
+SECURITY_HEADERS = [
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(
+        name="Content-Security-Policy",
+        value="default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    ResponseHeader(name="X-Frame-Options", value="DENY"),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    ResponseHeader(name="Referrer-Policy", value="same-origin"),
+]
+
 router = Router(
     path=PREFIX,
     include_in_schema=False,
+    response_headers=SECURITY_HEADERS,
     exception_handlers={SignInRequired: _to_sign_in},
     route_handlers=[
         sign_in_page,

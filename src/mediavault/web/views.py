@@ -2,8 +2,9 @@
 
 Media URLs here are paths on this server (the delivery prefix), not the public URL endpoint:
 the console's thumbnails and previews must load from the same origin it was opened on, CDN
-or not. Private files get signed URLs that expire at the end of the next full hour, so the
-same URL (and the browser's cached copy) serves every page view within the hour.
+or not. Private files and unpublished versions get signed URLs that expire at the end of the
+next full hour, so the same URL (and the browser's cached copy) serves every page view within
+the hour.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class MediaUrls:
         return self._signed(item, self._builder.thumbnail(item))
 
     def _signed(self, item: FileVersion, url: str) -> str:
-        if not item.version.metadata.is_private_file:
+        metadata = item.version.metadata
+        # Unpublished versions, like private files, are delivered to signed URLs only.
+        if not metadata.is_private_file and metadata.is_published:
             return url
         # What the delivery route checks: the URL after the prefix, then the expiry.
         relative = url[len(self._prefix) + 1 :]
