@@ -77,7 +77,9 @@ def test_every_imagekit_operation_has_a_route(tmp_path: Path) -> None:
     assert missing == [], "ImageKit operations without a route (serve them or allow-list them)"
     for key, reason in NOT_SERVED.items():
         assert key in listed, f"{key} is not an operation of ImageKit's document"
-        assert (key[0], _template(key[1])) not in served, f"{key} is served: remove it from the list"
+        assert (key[0], _template(key[1])) not in served, (
+            f"{key} is served: remove it from the list"
+        )
         assert reason.strip(), f"{key} needs its reason"
 
 
