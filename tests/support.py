@@ -73,7 +73,8 @@ class ServerProcess:
             text=True,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
+        # Generous: a worker on PostgreSQL + S3 may take half a minute to boot on a loaded machine.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited:\n{self.log()}")
