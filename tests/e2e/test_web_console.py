@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +28,8 @@ from mediavault.api.app import create_app
 from mediavault.config import Settings
 from tests.support import REPO, TEST_KEY, ServerProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium; MEDIAVAULT_CHROMIUM names another (the skip-or-fail test points it nowhere).
+CHROMIUM = Path(os.environ.get("MEDIAVAULT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -56,7 +59,7 @@ def png(color: tuple[int, int, int], size: tuple[int, int] = (320, 240), sun: bo
 # -- the browser --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         reason = f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
@@ -273,7 +276,8 @@ def test_a_person_uploads_compares_restores_and_deletes_versions_then_signs_out(
     expect(p.get_by_role("button", name="Sign in")).to_be_visible()
 
 
-def test_a_wrong_key_is_refused_on_the_sign_in_page(server: ServerProcess, page: Any) -> None:
+def test_a_wrong_key_is_refused_on_the_sign_in_page(page: Any, server: ServerProcess) -> None:
+    # `page` first: without a browser the test stops before the server starts.
     from playwright.sync_api import expect
 
     p = page
@@ -282,6 +286,25 @@ def test_a_wrong_key_is_refused_on_the_sign_in_page(server: ServerProcess, page:
     p.get_by_role("button", name="Sign in").click()
     expect(p.get_by_role("alert")).to_have_text("That is not this server's private key.")
     expect(p.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+@pytest.mark.parametrize(("required", "outcome"), [(None, "1 skipped"), ("1", "1 error")])
+def test_without_chromium_the_browser_tests_skip_except_where_required(
+    tmp_path: Path, required: str | None, outcome: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MEDIAVAULT_REQUIRE_BROWSER"}
+    env["MEDIAVAULT_CHROMIUM"] = str(tmp_path / "absent-chromium")
+    if required:
+        env["MEDIAVAULT_REQUIRE_BROWSER"] = required
+    node = f"{Path(__file__).relative_to(REPO)}::test_a_wrong_key_is_refused_on_the_sign_in_page"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", node],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert outcome in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+    assert run.returncode == (1 if required else 0)
+    # Either way the output says what is missing and how to install it.
+    assert "absent-chromium" in run.stdout and "apt-get install chromium" in run.stdout
 
 
 # -- refusals, over plain HTTP ----------------------------------------------------------------
