@@ -103,6 +103,22 @@ def test_a_signed_browser_upload_works_once(
     assert len(sdk.files.versions.list(body["fileId"])) == 1  # nothing was added
 
 
+def test_a_retry_under_the_same_idempotency_key_gets_the_first_answer(
+    bserver: ServerProcess, sdk: ImageKit, folder: str
+) -> None:
+    # The page lost the answer and sends the same request again: same key, same proof.
+    fields = v1_fields(sdk, folder)
+    key = {"Idempotency-Key": f"browser-{uuid.uuid4()}"}
+    first = browser_upload(bserver, fields, b"once", headers=key)
+    again = browser_upload(bserver, fields, b"once", headers=key)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["versionInfo"] == first.json()["versionInfo"]
+    assert len(sdk.files.versions.list(first.json()["fileId"])) == 1
+    # Without the key, the spent proof is refused.
+    assert browser_upload(bserver, fields, b"once").status_code == 400
+
+
 def test_a_token_is_spent_even_when_its_upload_fails(
     bserver: ServerProcess, sdk: ImageKit, folder: str
 ) -> None:
@@ -231,7 +247,8 @@ def test_bad_v2_tokens_are_refused(
 
 def test_v2_without_a_token_or_key_and_with_both(bserver: ServerProcess, folder: str) -> None:
     missing = browser_upload(bserver, {"fileName": "x.bin"}, version=2)
-    assert missing.json()["message"] == "Your request is missing token parameter."
+    assert missing.status_code == 401
+    assert missing.json()["message"] == "Your request does not contain private API key."
     fields = {"fileName": "x.bin", "folder": folder}
     parts = [("file", ("x.bin", b"x"))] + [(k, (None, v)) for k, v in fields.items()]
     parts.append(("token", (None, v2_token(fields))))

@@ -67,8 +67,21 @@ checks.positive_data_acceptance.enabled = false
 include-path-regex = "^/v1/customMetadataFields"
 checks.positive_data_acceptance.enabled = false
 
+# Folder jobs need an existing source that is neither the destination nor its parent; a
+# purge, a URL of this server's delivery; usage, a start before the end and 90 days at most.
 [[operations]]
-include-path = "/api/v1/files/upload"
+include-path-regex = "^/v1/bulkJobs/(copy|move|rename)Folder$"
+checks.positive_data_acceptance.enabled = false
+[[operations]]
+include-path = "/v1/files/purge"
+include-method = "POST"
+checks.positive_data_acceptance.enabled = false
+[[operations]]
+include-path = "/v1/accounts/usage"
+checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-path-regex = "^/api/v[12]/files/upload$"
 # A multipart form carries only text and bytes: a "null" or "42" the generator means as a
 # wrongly typed value arrives as the text "null", which is a valid value of a text field.
 checks.negative_data_rejection.enabled = false
@@ -90,6 +103,8 @@ def _seed(server: ServerProcess) -> dict[str, list[str]]:
         assert uploaded.file_id and uploaded.version_info and uploaded.version_info.id
         file_ids.append(uploaded.file_id)
         version_ids += [v.version_info.id for v in client.files.versions.list(uploaded.file_id)]  # type: ignore[union-attr]
+    for job_folder in ("a", "b", "c"):
+        client.files.upload(file=b"j", file_name="j.txt", folder=f"/fuzzjobs/{job_folder}")
     # Files in the trash, so that restoring and purging reach their success paths too.
     for n in range(3):
         trashed = client.files.upload(
@@ -125,6 +140,10 @@ def _seed(server: ServerProcess) -> dict[str, list[str]]:
         # and changes; empty is valid whatever it did.
         "upload_metadata": ["", "{}", " { } "],
         "if_match": ["*", *(f'"{v}"' for v in version_ids[:4])],
+        # Folder jobs and purges that succeed: folders of their own, URLs of seeded files.
+        "job_folders": ["/fuzzjobs/a", "/fuzzjobs/b", "/fuzzjobs/c"],
+        "purge_urls": [f"{server.url_endpoint}/fuzz/a.txt", f"{server.url_endpoint}/fuzz/*"],
+        "days": ["2026-01-01", "2026-02-01", "2026-03-01"],
     }
 
 
@@ -142,6 +161,11 @@ def _config(ids: dict[str, list[str]]) -> str:
 "body.filePath" = { dictionary = "file_paths", probability = 0.5 }
 "body.customMetadata" = { dictionary = "upload_metadata", probability = 1.0 }
 "header.If-Match" = { dictionary = "if_match", probability = 0.5 }
+"body.sourceFolderPath" = { dictionary = "job_folders", probability = 0.5 }
+"body.folderPath" = { dictionary = "job_folders", probability = 0.5 }
+"body.url" = { dictionary = "purge_urls", probability = 0.5 }
+"query.startDate" = { dictionary = "days", probability = 0.5 }
+"query.endDate" = { dictionary = "days", probability = 0.5 }
 """
     # The upload form's text fields have patterns that multipart generation often misses.
     top_level = 'suppress-health-check = ["filter_too_much"]\n'

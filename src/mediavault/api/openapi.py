@@ -275,24 +275,6 @@ UPLOAD_FORM = _object(
     extensions=_UNSUPPORTED,
     transformation=_UNSUPPORTED,
     checks=_UNSUPPORTED,
-    publicKey=Schema(
-        type=OpenAPIType.STRING,
-        description="V1 from a browser (no Authorization header): the server's public key.",
-    ),
-    signature=Schema(
-        type=OpenAPIType.STRING,
-        description="V1 from a browser: hex HMAC-SHA1 of token + expire with the private key.",
-    ),
-    expire=Schema(
-        type=OpenAPIType.STRING,
-        description="V1 from a browser: Unix seconds, in the future and under an hour ahead.",
-    ),
-    token=Schema(
-        type=OpenAPIType.STRING,
-        description=(
-            "From a browser, used once: V1 any unique string (signed with expire); V2 the JWT."
-        ),
-    ),
 )
 # Other fields are ignored, unless they hold a NUL (no stored or compared text may).
 UPLOAD_FORM.additional_properties = Schema(type=OpenAPIType.STRING, pattern=_NO_NUL)

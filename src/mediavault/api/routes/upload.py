@@ -18,6 +18,7 @@ from mediavault.api.multipart import FormReader, decode_base64_file
 from mediavault.api.preconditions import etag, if_match, if_none_match
 from mediavault.domain import upload_auth
 from mediavault.domain.models import FileVersion
+from mediavault.domain.upload_auth import Proof
 from mediavault.errors import InvalidRequest, Unauthenticated
 from mediavault.media.probe import probe
 from mediavault.ops import metrics
@@ -44,6 +45,11 @@ MAX_URL_BYTES = 8192
         idempotent=True,
     ),
     summary="Upload a file, or a new version of the file at the same path",
+    description=(
+        "With the private key (Basic auth), or from a browser without it: the form then adds "
+        "`publicKey`, `token` (any unique string), `expire` (Unix seconds, under an hour ahead) "
+        "and `signature` (hex HMAC-SHA1 of token + expire with the private key), good once."
+    ),
     tags=["upload"],
 )
 async def upload_file(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -91,8 +97,9 @@ async def _upload(request: Request[Any, Any, Any], api_version: int) -> Response
     form = await reader.read(request.headers.get("content-type"), request.stream())
     staged = form.file
     try:
-        fields = await _authorized_fields(request, ctx, form.fields, api_version)
+        fields, proof = _checked_proof(request, ctx, form.fields, api_version)
         if staged is None or staged.size == 0:
+            await _use(ctx, proof)  # a failed upload spends its proof too
             raise InvalidRequest("Your request is missing file parameter.")
         # The request as read, whatever its multipart boundary: a retry matches it.
         meaning = idempotency.upload_meaning(fields, staged.digest, form.file_is_text)
@@ -100,6 +107,9 @@ async def _upload(request: Request[Any, Any, Any], api_version: int) -> Response
         async def run() -> Response[Any]:
             nonlocal staged
             assert staged is not None
+            # Spent here, not before: a retry under the same Idempotency-Key is replayed
+            # without running this, so a browser's retry of a completed upload gets its answer.
+            await _use(ctx, proof)
             target, options, response_fields = forms.upload_fields(fields)
             expected, create_only = if_match(request), if_none_match(request)
             if form.file_is_text:
@@ -133,26 +143,29 @@ async def _upload(request: Request[Any, Any, Any], api_version: int) -> Response
             stores.blobs.discard(staged)
 
 
-async def _authorized_fields(
+def _checked_proof(
     request: Request[Any, Any, Any], ctx: AppContext, fields: dict[str, str], api_version: int
-) -> dict[str, str]:
-    """The upload's own fields, once the request has proven it may upload.
+) -> tuple[dict[str, str], Proof | None]:
+    """The upload's own fields, and the browser's proof that it may upload (None with a key).
 
     With an Authorization header the guard has checked the private key; a browser sends none
-    and proves itself with V1's signature fields or V2's JWT instead (spec section 2), which
-    are used up here and are not upload fields. Both at once is refused, as ImageKit does:
-    the page would be exposing the private key."""
+    and proves itself with V1's signature fields or V2's JWT instead (spec section 2); those
+    are checked here and are not upload fields. Both at once is refused, as ImageKit does: the
+    page would be exposing the private key. Neither: 401, as for any request without a key."""
     proof_fields = upload_auth.V1_FIELDS if api_version == 1 else ("token",)
     if request.headers.get("authorization") is not None:
         if any(name in fields for name in proof_fields):
             raise InvalidRequest(upload_auth.BOTH_V1 if api_version == 1 else upload_auth.BOTH_V2)
-        return fields
-    if api_version == 1 and not upload_auth.wants_v1(fields):
+        return fields, None
+    if not any(name in fields for name in proof_fields):
         raise Unauthenticated()
-    await to_thread.run_sync(
-        client_uploads.authorize, ctx.stores, fields, api_version, ctx.public_key, ctx.private_key
-    )
-    return {name: value for name, value in fields.items() if name not in proof_fields}
+    proof = client_uploads.check(fields, api_version, ctx.public_key, ctx.private_key)
+    return {name: value for name, value in fields.items() if name not in proof_fields}, proof
+
+
+async def _use(ctx: AppContext, proof: Proof | None) -> None:
+    if proof is not None:
+        await to_thread.run_sync(client_uploads.use, ctx.stores, proof)
 
 
 _URL = re.compile(rb"\s*[A-Za-z][A-Za-z0-9+.-]*://")
