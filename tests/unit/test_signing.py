@@ -49,3 +49,9 @@ def test_webhook_signatures_match_the_spec_vectors() -> None:
         "x-ik-signature": "t=1709628060000,"
         "v1=d6e78fb2bc6276f788bbeb51e2df056ea9e0f11ac398a61a18a5a9df7dc80bb1",
     }
+
+
+def test_a_signature_or_expiry_beyond_ascii_is_simply_invalid() -> None:
+    # Query strings are the client's: any character may arrive in ik-s or ik-t.
+    assert not is_valid_signature("private_k", "a.jpg", "é" * 40, None, 0)
+    assert not is_valid_signature("private_k", "a.jpg", sign("private_k", "a.jpg"), "١٢٣", 0)

@@ -22,7 +22,10 @@ def is_valid_signature(
     private_key: str, relative_url: str, signature: str, expires: str | None, now: float
 ) -> bool:
     """True when `signature` signs `relative_url` and the expiry, if any, is still ahead."""
-    if expires is not None and (not expires.isdigit() or int(expires) < now):
+    if expires is not None and (
+        not expires.isascii() or not expires.isdigit() or int(expires) < now
+    ):
         return False
     expected = sign(private_key, relative_url, expires or NEVER_EXPIRES)
-    return hmac.compare_digest(expected, signature.lower())
+    # As bytes: compare_digest refuses str with characters beyond ASCII (a 500, not a 401).
+    return hmac.compare_digest(expected.encode(), signature.lower().encode())
