@@ -7,13 +7,14 @@ from typing import Any
 
 import jinja2
 import swagger_ui_bundle
+from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from mediavault.web import console
+from mediavault.web import console, file_page
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -26,7 +27,13 @@ SWAGGER_DIST = Path(swagger_ui_bundle.swagger_ui_path)
 def route_handlers() -> list[Any]:
     return [
         console.root,
-        console.router,
+        Router(
+            path=console.PREFIX,
+            include_in_schema=False,
+            response_headers=console.SECURITY_HEADERS,
+            exception_handlers={console.SignInRequired: console.to_sign_in},
+            route_handlers=[*console.HANDLERS, *file_page.HANDLERS],
+        ),
         create_static_files_router(
             path=f"{console.PREFIX}/static",
             directories=[STATIC],

@@ -1,4 +1,4 @@
-"""The web console at /ui/: pages and their form actions, each calling the services.
+"""The web console at /ui/: sign-in, the library, and what every page and change shares.
 
 Pages need a session (else a redirect to sign-in). Every change is a POST that needs the
 session and its CSRF token (else 401 or 403 in ImageKit's error shape); it then redirects back
@@ -9,8 +9,6 @@ comparison slider.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 import uuid
 from functools import lru_cache
@@ -18,9 +16,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from anyio import to_thread
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, ResponseHeader
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from mediavault.api.context import AppContext, context_of
@@ -28,16 +25,13 @@ from mediavault.api.listing_params import list_query
 from mediavault.domain import upload_auth
 from mediavault.domain.models import FileVersion, Folder
 from mediavault.domain.names import normalize_folder
-from mediavault.domain.versioning import DetailsUpdate
 from mediavault.errors import Forbidden, InvalidRequest, MediaVaultError, Unauthenticated
-from mediavault.serializers import comparison_object, file_event_object
-from mediavault.services import assets, compare, files, history, pins, versions
+from mediavault.services import assets
 from mediavault.web import session, views
 from mediavault.web.session import Session
 
 PREFIX = "/ui"
 PAGE_SIZE = 100
-HISTORY_EVENTS = 50
 # A console upload proof lives ten minutes, and works once.
 UPLOAD_PROOF_SECONDS = 600
 NOT_SIGNED_IN = "Sign in to the web console first."
@@ -59,14 +53,14 @@ def _session_of(request: Request[Any, Any, Any]) -> Session | None:
     return session.read(secret, request.cookies.get(session.COOKIE), time.time())
 
 
-def _page_session(request: Request[Any, Any, Any]) -> Session:
+def page_session(request: Request[Any, Any, Any]) -> Session:
     found = _session_of(request)
     if found is None:
         raise SignInRequired
     return found
 
 
-async def _change(request: Request[Any, Any, Any]) -> dict[str, str]:
+async def change(request: Request[Any, Any, Any]) -> dict[str, str]:
     """The session and CSRF checks of every change; returns the form's text fields."""
     found = _session_of(request)
     if found is None:
@@ -82,7 +76,7 @@ async def _change(request: Request[Any, Any, Any]) -> dict[str, str]:
     return fields
 
 
-def _common(request: Request[Any, Any, Any], found: Session | None) -> dict[str, Any]:
+def common(request: Request[Any, Any, Any], found: Session | None) -> dict[str, Any]:
     ctx = context_of(request)
     params = request.query_params
     return {
@@ -93,7 +87,7 @@ def _common(request: Request[Any, Any, Any], found: Session | None) -> dict[str,
     }
 
 
-def _back(location: str, **params: str | None) -> Redirect:
+def back(location: str, **params: str | None) -> Redirect:
     query = urlencode({k: v for k, v in params.items() if v})
     separator = "&" if "?" in location else "?"
     return Redirect(location + (separator + query if query else ""), status_code=303)
@@ -103,15 +97,15 @@ def library_url(folder_path: str) -> str:
     return f"{PREFIX}/" if folder_path == "/" else f"{PREFIX}/?{urlencode({'path': folder_path})}"
 
 
-def _file_url(file_id: str) -> str:
+def file_url(file_id: str) -> str:
     return f"{PREFIX}/files/{file_id}"
 
 
-async def _run(function: Any, *args: Any) -> Any:
+async def run(function: Any, *args: Any) -> Any:
     return await to_thread.run_sync(function, *args)
 
 
-def _urls(ctx: AppContext) -> views.MediaUrls:
+def media_urls(ctx: AppContext) -> views.MediaUrls:
     return views.MediaUrls(ctx.settings.normalized_delivery_prefix, ctx.private_key, time.time())
 
 
@@ -127,7 +121,7 @@ async def root() -> Redirect:
 async def sign_in_page(request: Request[Any, Any, Any]) -> Template:
     return Template(
         "sign_in.html",
-        context={**_common(request, None), "next": request.query_params.get("next", "")},
+        context={**common(request, None), "next": request.query_params.get("next", "")},
     )
 
 
@@ -137,7 +131,7 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await request.form()
     key, target = form.get("key"), form.get("next")
     if not isinstance(key, str) or not session.key_matches(ctx.private_key, key):
-        context = {**_common(request, None), "error": WRONG_KEY, "next": target or ""}
+        context = {**common(request, None), "error": WRONG_KEY, "next": target or ""}
         return Template("sign_in.html", context=context, status_code=401)
     cookie, _ = session.issue(_secret(ctx.private_key), time.time(), ctx.settings.ui_session_hours)
     # Only a path inside the console: `next` must never send the browser elsewhere.
@@ -151,8 +145,8 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/sign-out", include_in_schema=False)
 async def sign_out(request: Request[Any, Any, Any]) -> Redirect:
-    await _change(request)
-    response = _back(f"{PREFIX}/sign-in", message="You are signed out.")
+    await change(request)
+    response = back(f"{PREFIX}/sign-in", message="You are signed out.")
     response.cookies.append(_cookie(request, "", 0))
     return response
 
@@ -176,7 +170,7 @@ def _cookie(request: Request[Any, Any, Any], value: str, hours: float) -> Cookie
 
 @get("/", include_in_schema=False, name="ui-library")
 async def library(request: Request[Any, Any, Any]) -> Template:
-    found = _page_session(request)
+    found = page_session(request)
     ctx = context_of(request)
     params = request.query_params
     search = (params.get("q") or "").strip()
@@ -186,15 +180,15 @@ async def library(request: Request[Any, Any, Any]) -> Template:
     problem = None
     items: list[Any] = []
     more = False
-    folder_path = _safe_folder(params.get("path") or "/")
+    folder_path = safe_folder(params.get("path") or "/")
     try:
         # A search covers the whole library; browsing lists one folder.
         wanted = {"type": "all", "sort": sort, "skip": str(skip), "limit": str(PAGE_SIZE + 1)}
         wanted.update({"searchQuery": search} if search else {"path": folder_path})
         query = list_query(wanted)
-        found_items, counts = await _run(_load_library, ctx, query)
+        found_items, counts = await run(_load_library, ctx, query)
         more = len(found_items) > PAGE_SIZE
-        urls = _urls(ctx)
+        urls = media_urls(ctx)
         items = [views.grid_item(item, urls, counts) for item in found_items[:PAGE_SIZE]]
     except InvalidRequest as exc:
         problem = exc.message  # shown beside the search field
@@ -202,7 +196,7 @@ async def library(request: Request[Any, Any, Any]) -> Template:
     return Template(
         "library.html",
         context={
-            **_common(request, found),
+            **common(request, found),
             "folder_path": folder_path,
             "crumbs": views.breadcrumbs(folder_path),
             "search": search,
@@ -231,29 +225,29 @@ def _page_url(params: dict[str, str], skip: int) -> str:
 
 @post("/folders", include_in_schema=False)
 async def create_folder(request: Request[Any, Any, Any]) -> Redirect:
-    fields = await _change(request)
+    fields = await change(request)
     parent = fields.get("parent") or "/"
     try:
         name = fields.get("name") or ""
-        folder = await _run(assets.create_folder, context_of(request).stores, name, parent)
+        folder = await run(assets.create_folder, context_of(request).stores, name, parent)
     except MediaVaultError as exc:
-        return _back(library_url(_safe_folder(parent)), error=exc.message)
-    return _back(library_url(_safe_folder(parent)), message=f"Folder {folder.name} created.")
+        return back(library_url(safe_folder(parent)), error=exc.message)
+    return back(library_url(safe_folder(parent)), message=f"Folder {folder.name} created.")
 
 
 @post("/folders/delete", include_in_schema=False)
 async def delete_folder(request: Request[Any, Any, Any]) -> Redirect:
-    fields = await _change(request)
-    path = _safe_folder(fields.get("path") or "/")
+    fields = await change(request)
+    path = safe_folder(fields.get("path") or "/")
     parent = views.breadcrumbs(path)[-2].path if path != "/" else "/"
     try:
-        await _run(assets.delete_folder, context_of(request).stores, path)
+        await run(assets.delete_folder, context_of(request).stores, path)
     except MediaVaultError as exc:
-        return _back(library_url(parent), error=exc.message)
-    return _back(library_url(parent), message=f"Folder {path} deleted.")
+        return back(library_url(parent), error=exc.message)
+    return back(library_url(parent), message=f"Folder {path} deleted.")
 
 
-def _safe_folder(path: str) -> str:
+def safe_folder(path: str) -> str:
     try:
         return normalize_folder(path)
     except InvalidRequest:
@@ -263,7 +257,7 @@ def _safe_folder(path: str) -> str:
 @post("/upload-auth", include_in_schema=False, status_code=200)
 async def upload_auth_proof(request: Request[Any, Any, Any]) -> dict[str, str]:
     """A single-use V1 proof for one upload from this page: the key never reaches the page."""
-    await _change(request)
+    await change(request)
     ctx = context_of(request)
     token, expire = str(uuid.uuid4()), str(int(time.time()) + UPLOAD_PROOF_SECONDS)
     return {
@@ -274,164 +268,20 @@ async def upload_auth_proof(request: Request[Any, Any, Any]) -> dict[str, str]:
     }
 
 
-# -- file page --------------------------------------------------------------------------------
-
-
-@get("/files/{file_id:str}", include_in_schema=False)
-async def file_page(request: Request[Any, Any, Any], file_id: FromPath[str]) -> Template:
-    found = _page_session(request)
-    ctx = context_of(request)
-    picked = request.query_params.getall("compare", [])
-    all_versions, pinned, page = await _run(_load_file, ctx, file_id)
-    urls = _urls(ctx)
-    current = next(item for item in all_versions if item.version.is_current)
-    names = {item.version.id: item.version.name for item in all_versions}
-    timeline = sorted(all_versions, key=lambda item: item.version.number, reverse=True)
-    comparison = None
-    if len(picked) == 2:
-        comparison = await _comparison(ctx, file_id, picked, urls)
-    elif picked:  # without the script, Compare can be pressed with any number ticked
-        comparison = {"error": "Select exactly two versions to compare."}
-    return Template(
-        "file.html",
-        context={
-            **_common(request, found),
-            "file": current.file,
-            "current": views.version_item(current, urls, pinned),
-            "preview": views.preview_kind(current),
-            "public_url": ctx.urls.url(current),
-            "tags": ", ".join(current.version.metadata.tags or []),
-            "custom_metadata": json.dumps(current.version.metadata.custom_metadata or {}, indent=2),
-            "versions": [views.version_item(item, urls, pinned) for item in timeline],
-            "crumbs": views.breadcrumbs(current.file.folder_path),
-            "comparison": comparison,
-            "picked": picked,
-            "events": [_event(event, names) for event in page.events],
-        },
-    )
-
-
-def _load_file(ctx: AppContext, file_id: str) -> tuple[list[FileVersion], set[str], Any]:
-    found = versions.list_versions(ctx.stores, file_id)
-    pinned = pins.pinned_version_ids(ctx.stores, file_id)
-    page = history.file_history(ctx.stores, file_id, HISTORY_EVENTS, None)
-    return found, pinned, page
-
-
-def _event(event: Any, names: dict[str, str]) -> dict[str, Any]:
-    body = file_event_object(event)
-    version = names.get(event.version_id, "a deleted version") if event.version_id else None
-    return {**body, "when": views.when(event.at), "version": version}
-
-
-async def _comparison(
-    ctx: AppContext, file_id: str, picked: list[str], urls: views.MediaUrls
-) -> dict[str, Any]:
-    try:
-        result = await _run(compare.compare_versions, ctx.stores, file_id, picked[0], picked[1])
-    except MediaVaultError as exc:
-        return {"error": exc.message}
-    # Older on the left, whichever order they were ticked in.
-    if result.before.version.number > result.after.version.number:
-        result = compare.Comparison(result.after, result.before, _swapped(result.image))
-    body = comparison_object(result, ctx.urls)
-    return {
-        "before": views.version_item(result.before, urls, set()),
-        "after": views.version_item(result.after, urls, set()),
-        "both_images": all(
-            views.preview_kind(item) == "image" for item in (result.before, result.after)
-        ),
-        "same_content": body["sameContent"],
-        "changed": [
-            (name, _shown(change["from"]), _shown(change["to"]))
-            for name, change in body["changed"].items()
-        ],
-        "image": body["image"],
-    }
-
-
-def _swapped(image: Any) -> Any:
-    if image is None:
-        return None
-    return dataclasses.replace(image, from_size=image.to_size, to_size=image.from_size)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "—"
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-@post("/files/{file_id:str}/versions/{version_id:str}/restore", include_in_schema=False)
-async def restore_version(
-    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
-) -> Redirect:
-    await _change(request)
-    try:
-        item = await _run(versions.restore_version, context_of(request).stores, file_id, version_id)
-    except MediaVaultError as exc:
-        return _back(_file_url(file_id), error=exc.message)
-    return _back(_file_url(file_id), message=f"{item.version.name} restored; it is current.")
-
-
-@post("/files/{file_id:str}/versions/{version_id:str}/delete", include_in_schema=False)
-async def delete_version(
-    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
-) -> Redirect:
-    fields = await _change(request)
-    try:
-        await _run(versions.delete_version, context_of(request).stores, file_id, version_id)
-    except MediaVaultError as exc:
-        return _back(_file_url(file_id), error=exc.message)
-    label = fields.get("label") or "The version"
-    return _back(_file_url(file_id), message=f"{label} deleted.")
-
-
-@post("/files/{file_id:str}/versions/{version_id:str}/pin", include_in_schema=False)
-async def pin_version(
-    request: Request[Any, Any, Any], file_id: FromPath[str], version_id: FromPath[str]
-) -> Redirect:
-    fields = await _change(request)
-    pinned = fields.get("pinned") == "true"
-    stores = context_of(request).stores
-    try:
-        await _run(pins.set_pinned, stores, file_id, version_id, pinned)
-    except MediaVaultError as exc:
-        return _back(_file_url(file_id), error=exc.message)
-    return _back(_file_url(file_id), message="Pinned." if pinned else "Unpinned.")
-
-
-@post("/files/{file_id:str}/details", include_in_schema=False)
-async def update_details(request: Request[Any, Any, Any], file_id: FromPath[str]) -> Redirect:
-    fields = await _change(request)
-    tags = [t.strip() for t in (fields.get("tags") or "").split(",") if t.strip()]
-    try:
-        metadata = json.loads(fields.get("customMetadata") or "{}")
-        if not isinstance(metadata, dict):
-            raise InvalidRequest("Custom metadata must be a JSON object.")
-        update = DetailsUpdate(tags=tags or None, custom_metadata=metadata)
-        await _run(files.update_details, context_of(request).stores, file_id, update)
-    except json.JSONDecodeError:
-        return _back(_file_url(file_id), error="Custom metadata must be a JSON object.")
-    except MediaVaultError as exc:
-        return _back(_file_url(file_id), error=exc.message)
-    return _back(_file_url(file_id), message="Tags and custom metadata saved.")
-
-
-@post("/files/{file_id:str}/delete", include_in_schema=False)
-async def delete_file(request: Request[Any, Any, Any], file_id: FromPath[str]) -> Redirect:
-    fields = await _change(request)
-    folder = _safe_folder(fields.get("folder") or "/")
-    try:
-        await _run(files.delete_file, context_of(request).stores, file_id)
-    except MediaVaultError as exc:
-        return _back(_file_url(file_id), error=exc.message)
-    return _back(library_url(folder), message="File deleted.")
-
-
-def _to_sign_in(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+def to_sign_in(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"{PREFIX}/sign-in?{urlencode({'next': target})}", status_code=303)
+
+
+HANDLERS = [
+    sign_in_page,
+    sign_in,
+    sign_out,
+    library,
+    create_folder,
+    delete_folder,
+    upload_auth_proof,
+]
 
 
 # Pages carry the CSRF token: never cached, never framed (a framed page could be clicked
@@ -447,25 +297,3 @@ SECURITY_HEADERS = [
     ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
     ResponseHeader(name="Referrer-Policy", value="same-origin"),
 ]
-
-router = Router(
-    path=PREFIX,
-    include_in_schema=False,
-    response_headers=SECURITY_HEADERS,
-    exception_handlers={SignInRequired: _to_sign_in},
-    route_handlers=[
-        sign_in_page,
-        sign_in,
-        sign_out,
-        library,
-        create_folder,
-        delete_folder,
-        upload_auth_proof,
-        file_page,
-        restore_version,
-        delete_version,
-        pin_version,
-        update_details,
-        delete_file,
-    ],
-)
