@@ -186,11 +186,16 @@ def test_with_two_workers_the_totals_count_both(two_workers: ServerProcess) -> N
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(get, range(400)))
     assert statuses == [200] * 400
-    after = scrape(two_workers, token=None)
     labels = {"route": VERSION_ROUTE, "method": "GET", "status": "200"}
-    moved = value(after, "mediavault_http_requests_total", **labels) - value(
-        before, "mediavault_http_requests_total", **labels
-    )
+    deadline = time.monotonic() + 10  # the other worker adds its counts every second
+    while True:
+        after = scrape(two_workers, token=None)
+        moved = value(after, "mediavault_http_requests_total", **labels) - value(
+            before, "mediavault_http_requests_total", **labels
+        )
+        if moved >= 400 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert moved == 400
     counted_by = {p.name.rsplit("_", 1)[1] for p in metrics_files(two_workers)}
     assert len(counted_by) >= 2, counted_by  # both workers wrote counters of their own
@@ -227,7 +232,8 @@ def wait_for_line(server: ServerProcess, start: int, request_id: str) -> list[di
     deadline = time.monotonic() + 10
     while True:
         lines = log_lines(server, start)
-        if any(line.get("requestId") == request_id for line in lines):
+        # The request's own line is written once its answer has gone: the last of its lines.
+        if any(x.get("requestId") == request_id and x["message"] == "request" for x in lines):
             return lines
         assert time.monotonic() < deadline, f"no line for {request_id}"
         time.sleep(0.05)

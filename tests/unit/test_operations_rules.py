@@ -106,14 +106,43 @@ def test_requests_are_counted_under_their_template_with_their_bytes() -> None:
     before = metrics.REQUESTS.labels(*labels)._value.get()
     uploaded = metrics.UPLOAD_BYTES._value.get()
     run(observed, [], path_template=route)
+    metrics.TALLY.flush()  # as every second, and before a scrape
     assert metrics.REQUESTS.labels(*labels)._value.get() == before + 1
     assert metrics.UPLOAD_BYTES._value.get() == uploaded + len(b"abcdefg")
     delivered = metrics.DELIVERY_BYTES._value.get()
     run(observed, [], **{"mediavault.route": "/media/{filePath}"})
+    metrics.TALLY.flush()
     assert metrics.DELIVERY_BYTES._value.get() == delivered + len(b"12345678")
     unmatched = metrics.REQUESTS.labels(UNMATCHED, "POST", "201")._value.get()
     run(observed, [], path="/random/path/1")
+    metrics.TALLY.flush()
     assert metrics.REQUESTS.labels(UNMATCHED, "POST", "201")._value.get() == unmatched + 1
+
+
+def test_a_flushed_tally_equals_what_observe_would_have_recorded() -> None:
+    durations = [0.0005, 0.001, 0.0011, 0.02, 0.3, 0.3, 7.0, 45.0]
+    tally = metrics.RequestTally()
+    for seconds in durations:
+        tally.count("/tally-a", "GET", 200, seconds)
+        metrics.LATENCY.labels("/tally-b").observe(seconds)
+    tally.flush()
+    tallied = {
+        (s.name, s.labels.get("le")): s.value
+        for m in metrics.LATENCY.collect()
+        for s in m.samples
+        if s.labels.get("route") == "/tally-a" and not s.name.endswith("_created")
+    }
+    observed = {
+        (s.name, s.labels.get("le")): s.value
+        for m in metrics.LATENCY.collect()
+        for s in m.samples
+        if s.labels.get("route") == "/tally-b" and not s.name.endswith("_created")
+    }
+    assert (
+        tallied == observed
+        and tallied[("mediavault_http_request_duration_seconds_count", None)] == 8
+    )
+    assert metrics.REQUESTS.labels("/tally-a", "GET", "200")._value.get() == len(durations)
 
 
 def test_default_settings_have_no_problems_and_bad_ones_are_named() -> None:

@@ -36,7 +36,7 @@ from mediavault.api.routes import (
     versions,
 )
 from mediavault.config import Settings
-from mediavault.ops import logs
+from mediavault.ops import logs, metrics
 from mediavault.services.bandwidth import BandwidthCounter, BandwidthFlusher
 from mediavault.services.bulk_jobs import BulkJobRunner
 from mediavault.services.collector import Collector, RetentionApplier
@@ -82,6 +82,7 @@ def create_app(settings: Settings) -> ASGIApp:
             background.append(asyncio.create_task(sender.run()))
         collector = Collector(stores, settings.collect_interval_seconds)
         background.append(asyncio.create_task(collector.run()))
+        background.append(asyncio.create_task(metrics.TALLY.run()))
         if settings.retention_interval_seconds > 0:
             applier = RetentionApplier(stores, settings.retention_interval_seconds)
             background.append(asyncio.create_task(applier.run()))
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> ASGIApp:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        metrics.TALLY.flush()  # the requests of the last second
         await flusher.final_flush()  # the bytes counted since the last flush
 
     delivery_mount = asgi(settings.normalized_delivery_prefix, is_mount=True, copy_scope=True)(
@@ -161,4 +163,3 @@ def create_app(settings: Settings) -> ASGIApp:
             served, settings.allowed_origins, settings.normalized_delivery_prefix
         )
     return served
-

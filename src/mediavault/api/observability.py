@@ -8,9 +8,9 @@ a context variable that every log line of the request carries.
 Metrics are labelled by route TEMPLATE: the fast path and delivery put theirs in the scope
 (`mediavault.route`), Litestar's routes leave `path_template` there after routing, turned into
 ImageKit's spelling once per template; anything no route matched counts as `unmatched`, so a
-scan of random paths cannot grow the label set. The labelled children are kept per
-(route, method, status), so a request costs a dictionary lookup, a counter increment and a
-histogram observation (prometheus_client's memory-mapped values in multiprocess mode).
+scan of random paths cannot grow the label set. A request is counted in this process's
+memory (ops/metrics.RequestTally: a dictionary update), which reaches the shared metrics
+files within a second.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class ObservedRequests:
         self._prefix = secrets.token_hex(4)
         self._counter = itertools.count()
         self._templates: dict[str, str] = {}
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._tally = metrics.TALLY
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -110,20 +110,12 @@ class ObservedRequests:
             route = self._template_of(scope)
         method: str = scope["method"]
         status: int = state[0]
-        children = self._children.get((route, method, status))
-        if children is None:
-            children = (
-                metrics.REQUESTS.labels(route, method, str(status)),
-                metrics.LATENCY.labels(route),
-            )
-            if len(self._children) < 4096:
-                self._children[route, method, status] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        tally = self._tally
+        tally.count(route, method, status, seconds)
         if route == self._delivery_route:
-            metrics.DELIVERY_BYTES.inc(state[2])
+            tally.delivery_bytes += state[2]
         elif route in UPLOAD_ROUTES:
-            metrics.UPLOAD_BYTES.inc(state[1])
+            tally.upload_bytes += state[1]
         if self._log_requests:
             fields = {
                 "route": route,

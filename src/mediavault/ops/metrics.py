@@ -10,12 +10,15 @@ counted here: they are computed from the database when scraped (see `scrape`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
 import shutil
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
@@ -30,11 +33,12 @@ REQUESTS = Counter(
     "HTTP requests answered, by route template, method and status.",
     ["route", "method", "status"],
 )
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LATENCY = Histogram(
     "mediavault_http_request_duration_seconds",
     "Time from the request's arrival to the end of its answer, by route template.",
     ["route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=BUCKETS,
 )
 UPLOAD_BYTES = Counter(
     "mediavault_upload_received_bytes_total", "Request body bytes received by the upload routes."
@@ -71,6 +75,69 @@ STORAGE_ERRORS = Counter(
     "Requests failed by the database or the blob store (answered 5xx).",
     ["store"],
 )
+
+FLUSH_SECONDS = 1.0
+_BOUNDS = (*BUCKETS, float("inf"))
+
+
+class RequestTally:
+    """Requests and bytes counted in plain Python values, added to the shared metrics (the
+    memory-mapped files) by `flush`: every FLUSH_SECONDS, before this process answers a scrape,
+    and at shutdown. A counter increment in multiprocess mode takes a lock and packs a value
+    into the mapping (some microseconds); per request that was a counter, a histogram's sum and
+    bucket, and a byte counter. Here it is a dictionary update, on the event loop's thread
+    only (so no lock), and another worker's counts reach a scrape within FLUSH_SECONDS.
+    """
+
+    def __init__(self) -> None:
+        # (route, method, status) -> [requests, seconds, requests per latency bucket]
+        self._pending: dict[tuple[str, str, int], list[Any]] = {}
+        self.upload_bytes = 0
+        self.delivery_bytes = 0
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def count(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        entry = self._pending.get(key)
+        if entry is None:
+            entry = self._pending[key] = [0, 0.0, [0] * len(_BOUNDS)]
+        entry[0] += 1
+        entry[1] += seconds
+        entry[2][bisect_left(_BOUNDS, seconds)] += 1  # the first bucket whose bound holds it
+
+    def flush(self) -> None:
+        """On the event loop's thread, like `count`."""
+        pending, self._pending = self._pending, {}
+        for key, (requests, seconds, buckets) in pending.items():
+            children = self._children.get(key)
+            if children is None:
+                route, method, status = key
+                children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route))
+                if len(self._children) < 4096:
+                    self._children[key] = children
+            counter, histogram = children
+            counter.inc(requests)
+            # What Histogram.observe does for one value, for many at once: its sum, and each
+            # bucket's count (stored per bucket, made cumulative when scraped).
+            histogram._sum.inc(seconds)
+            for index, observed in enumerate(buckets):
+                if observed:
+                    histogram._buckets[index].inc(observed)
+        if self.upload_bytes:
+            UPLOAD_BYTES.inc(self.upload_bytes)
+            self.upload_bytes = 0
+        if self.delivery_bytes:
+            DELIVERY_BYTES.inc(self.delivery_bytes)
+            self.delivery_bytes = 0
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.flush()
+
+
+# This process's: its app counts in it (api/observability.py) and runs its flush.
+TALLY = RequestTally()
 
 # A backlog figure computed when scraped: (name, help, function returning the value).
 Backlog = tuple[str, str, Callable[[], float]]

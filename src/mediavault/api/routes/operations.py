@@ -6,6 +6,7 @@ import secrets
 import time
 from typing import Any
 
+from anyio import to_thread
 from litestar import Request, Response, get
 
 from mediavault.api.context import context_of
@@ -22,8 +23,8 @@ class MetricsTokenRequired(Unauthenticated):
     message = "This endpoint needs the metrics token: send Authorization: Bearer <token>."
 
 
-@get("/metrics", include_in_schema=False, sync_to_thread=True)
-def scrape_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+@get("/metrics", include_in_schema=False)
+async def scrape_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     ctx = context_of(request)
     token = ctx.settings.metrics_token
     if token is not None:
@@ -52,7 +53,9 @@ def scrape_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
             lambda: trash(1),
         ),
     ]
-    return Response(metrics.scrape(backlogs), media_type=metrics.CONTENT_TYPE)
+    metrics.TALLY.flush()  # this worker's latest counts; the others flush every second
+    body = await to_thread.run_sync(metrics.scrape, backlogs)
+    return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
 @get("/readyz", include_in_schema=False, sync_to_thread=True)
