@@ -17,9 +17,9 @@ import json
 import logging
 import random
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
-import httpx
 from anyio import to_thread
 
 from mediavault.domain.ids import is_object_id, new_object_id
@@ -29,6 +29,9 @@ from mediavault.services.stores import Stores
 from mediavault.storage.metadata import MetadataStore, Transaction
 from mediavault.storage.purge_queries import PurgeRequest
 from mediavault.urls import quoted_path
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("mediavault.purge")
 
@@ -123,6 +126,9 @@ class PurgeForwarder:
         self._poll_seconds = poll_seconds
 
     async def run(self) -> None:
+        # Here, not at the top: only a server with a purge hook needs an HTTP client.
+        import httpx
+
         async with httpx.AsyncClient(timeout=_SEND_TIMEOUT_SECONDS) as client:
             while True:
                 try:
@@ -139,6 +145,8 @@ class PurgeForwarder:
             return tx.claim_due_purges(now_ms(), _CLAIM_LEASE_MS, _BATCH)
 
     async def _send(self, client: httpx.AsyncClient, request: PurgeRequest) -> None:
+        import httpx
+
         assert request.forward_to is not None
         body = json.dumps({"url": request.url})
         headers = {"content-type": "application/json", "user-agent": "mediavault-purge"}
