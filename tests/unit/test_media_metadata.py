@@ -64,6 +64,41 @@ def test_a_huge_or_broken_exif_block_gives_empty_groups() -> None:
     assert embedded is None or len(embedded) <= metadata.MAX_TAGS
 
 
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+    b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    b'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmp:Rating="4" '
+    b'photoshop:City="Lisbon"><dc:creator><rdf:Seq><rdf:li>Ann Example</rdf:li></rdf:Seq>'
+    b"</dc:creator><dc:subject><rdf:Bag><rdf:li>cat</rdf:li><rdf:li>sofa</rdf:li></rdf:Bag>"
+    b'</dc:subject><dc:title><rdf:Alt><rdf:li xml:lang="x-default">On the sofa</rdf:li>'
+    b"</rdf:Alt></dc:title></rdf:Description></rdf:RDF></x:xmpmeta>"
+)
+
+
+def test_xmp_properties_join_the_embedded_metadata() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG", xmp=XMP)
+    found = metadata.embedded_metadata(Image.open(io.BytesIO(out.getvalue())))
+    assert found is not None
+    assert found["Rating"] == "4" and found["City"] == "Lisbon"
+    assert found["Creator"] == ["Ann Example"] and found["Subject"] == ["cat", "sofa"]
+    assert found["Title"] == "On the sofa"
+
+
+def test_malformed_or_hostile_xmp_is_ignored() -> None:
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        b"&b;</x:xmpmeta>"
+    )
+    for packet in (b"<x:xmpmeta", bomb):
+        out = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(out, "JPEG", xmp=packet)
+        image = Image.open(io.BytesIO(out.getvalue()))
+        assert metadata.embedded_metadata(image) is None
+
+
 def test_long_texts_are_cut() -> None:
     exif = Image.Exif()
     exif[0x010E] = "x" * 30_000  # ImageDescription (a JPEG's APP1 holds up to 64 KiB)

@@ -7,7 +7,8 @@ Two shapes, both read by Pillow from the headers (no pixel is decoded here):
   `gps`, `interoperability`, and `makernote` (always `{}`: maker notes are vendor formats).
 * `embedded_metadata`: the File object's flat `embeddedMetadata` (spec §4.6), made at upload
   and stored with the version: the same tags, human-readable (`Orientation: "Horizontal
-  (normal)"`, dates in ISO 8601, GPS in signed decimal degrees), with IPTC's common fields.
+  (normal)"`, dates in ISO 8601, GPS in signed decimal degrees), with IPTC's common fields and
+  the XMP packet's properties.
 
 Hostile headers stay cheap: a JPEG's APP1 segment is at most 64 KiB, Pillow reads every other
 block within the file's own size, and what comes out is bounded here (MAX_TAGS tags per group,
@@ -120,6 +121,8 @@ def embedded_metadata(image: Image.Image) -> dict[str, Any] | None:
             flat[name] = _readable(name, value)
     flat.update(_gps_readable(groups["gps"]))
     flat.update(_iptc(image))
+    for name, value in _xmp(image).items():
+        flat.setdefault(name, value)  # EXIF and IPTC first: XMP often repeats them
     density = image.info.get("dpi")
     if not flat and isinstance(density, tuple) and len(density) == 2:
         flat["XResolution"], flat["YResolution"] = (_number(v) for v in density)
@@ -258,6 +261,51 @@ def _gps_readable(gps: dict[str, Any]) -> dict[str, Any]:
     if "GPSLatitude" in out and "GPSLongitude" in out:
         out["GPSPosition"] = f"{out['GPSLatitude']}, {out['GPSLongitude']}"
     return out
+
+
+def _xmp(image: Image.Image) -> dict[str, Any]:
+    """The XMP packet's properties, with ExifTool's capitalised names (`Rating`, `Creator`,
+    `City`, `Subject`, `Title`); lists (Seq, Bag) as lists, language alternatives as their
+    first text. Pillow parses the XML with defusedxml: no entity expansion, no network."""
+    getxmp = getattr(image, "getxmp", None)
+    if getxmp is None:
+        return {}
+    try:
+        packet = getxmp()
+    except Exception:  # malformed XML or a parser limit: the picture simply has no XMP
+        return {}
+    rdf = packet.get("xmpmeta", {}).get("RDF", {}) if isinstance(packet, dict) else {}
+    descriptions = rdf.get("Description", []) if isinstance(rdf, dict) else []
+    if isinstance(descriptions, dict):
+        descriptions = [descriptions]
+    out: dict[str, Any] = {}
+    for description in descriptions[:MAX_LIST] if isinstance(descriptions, list) else []:
+        if not isinstance(description, dict):
+            continue
+        for name, raw in description.items():
+            value = _xmp_value(raw)
+            if name != "about" and value is not None and len(out) < MAX_TAGS:
+                out[name[:1].upper() + name[1:]] = value
+    return out
+
+
+def _xmp_value(raw: Any) -> Any:
+    if isinstance(raw, str):
+        return raw[:MAX_TEXT]
+    if not isinstance(raw, dict):
+        return None
+    if "text" in raw and isinstance(raw["text"], str):
+        return raw["text"][:MAX_TEXT]  # an element with attributes (xml:lang) and text
+    for container in ("Seq", "Bag", "Alt"):
+        items = raw.get(container, {}).get("li") if isinstance(raw.get(container), dict) else None
+        if items is None:
+            continue
+        texts = [t for t in map(_xmp_value, items if isinstance(items, list) else [items]) if t]
+        texts = [t for t in texts if isinstance(t, str)][:MAX_LIST]
+        if not texts:
+            return None
+        return texts[0] if container == "Alt" else texts
+    return None
 
 
 def _iptc(image: Image.Image) -> dict[str, Any]:
