@@ -51,7 +51,24 @@ def open_library(
         stores.close()
 
 
-@click.group()
+# Clients of a server's API, loaded only when one of them runs: `serve`'s long-lived main
+# process must not carry httpx and the domain models it never uses.
+CLIENT_COMMANDS = ("upload", "ls", "versions", "restore", "rm-version", "download")
+
+
+class _Commands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *CLIENT_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in CLIENT_COMMANDS:
+            from mediavault.client.commands import COMMANDS
+
+            return next(command for command in COMMANDS if command.name == cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="mediavault")
 def main() -> None:
     """mediavault: a self-hosted media library with file versioning (ImageKit API)."""
@@ -390,14 +407,3 @@ def retention_apply(
             click.echo(f"Would delete {summary}, freeing {freed} bytes.")
         else:
             click.echo(f"Deleted {summary}.")
-
-
-def _add_client_commands() -> None:
-    """upload, ls, versions, restore, rm-version, download: clients of a server's API."""
-    from mediavault.client.commands import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_add_client_commands()

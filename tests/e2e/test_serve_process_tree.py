@@ -44,11 +44,14 @@ def test_a_preparation_that_fails_ends_serve_with_exit_code_1_and_its_error(
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAVAULT_")}
+    # A valid setting (an invalid one is refused before preparing, with exit code 2) naming a
+    # database nobody listens for: only preparing finds out.
+    unreachable = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing"
     done = subprocess.run(
         [MEDIAVAULT, "serve", "--data", str(tmp_path / "data"), "--port", str(free_port()),
-         "--blob-url", "ftp://example.com/blobs"],
+         "--database-url", unreachable],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "unsupported blob URL 'ftp://example.com/blobs'" in done.stderr
+    assert "OperationalError" in done.stderr and "127.0.0.1" in done.stderr
     assert "mediavault 0" not in done.stdout  # it never announced itself as serving
