@@ -59,7 +59,9 @@ def png(color: tuple[int, int, int], size: tuple[int, int] = (320, 240), sun: bo
 # -- the browser --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and any later test of the same worker that calls asyncio.run would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         reason = f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
