@@ -15,6 +15,7 @@ its `current_bytes` is the physical bytes of "/" and its `files` the number of b
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -202,7 +203,13 @@ def _live_totals(file_ids: Iterable[str]) -> sa.Select[Any]:
 
 
 def _upsert(db: sa.Connection) -> Any:
-    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    return _upsert_for(db.dialect.name)
+
+
+@functools.lru_cache(maxsize=2)
+def _upsert_for(dialect_name: str) -> Any:
+    # Built once per dialect: making the construct was a tenth of a small upload's CPU.
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(folder_usage)
     return statement.on_conflict_do_update(
         index_elements=["folder_path"],
