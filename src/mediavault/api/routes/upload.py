@@ -28,56 +28,47 @@ from mediavault.storage.blobs import StagedBlob
 MAX_URL_BYTES = 8192
 
 
-@post(
+def _upload_route(path: str, summary: str, description: str) -> post:
+    """The decorator both upload versions share: one form, one answer, one set of errors."""
+    return post(
+        path,
+        guards=UPLOAD_GUARDS,
+        status_code=200,
+        # The form reader enforces MEDIAVAULT_MAX_UPLOAD_BYTES itself, with ImageKit's message.
+        request_max_body_size=None,
+        operation_class=openapi.documented(
+            {200: ("The stored file or new version.", openapi.UPLOAD_RESULT)},
+            body=openapi.UPLOAD_FORM,
+            media_type="multipart/form-data",
+            errors={408: "The client stopped sending the body."},
+            etag=True,
+            if_match=True,
+            if_none_match=True,
+            idempotent=True,
+        ),
+        summary=summary,
+        description=description,
+        tags=["upload"],
+    )
+
+
+@_upload_route(
     "/api/v1/files/upload",
-    guards=UPLOAD_GUARDS,
-    status_code=200,
-    # The form reader enforces MEDIAVAULT_MAX_UPLOAD_BYTES itself, with ImageKit's message.
-    request_max_body_size=None,
-    operation_class=openapi.documented(
-        {200: ("The stored file or new version.", openapi.UPLOAD_RESULT)},
-        body=openapi.UPLOAD_FORM,
-        media_type="multipart/form-data",
-        errors={408: "The client stopped sending the body."},
-        etag=True,
-        if_match=True,
-        if_none_match=True,
-        idempotent=True,
-    ),
-    summary="Upload a file, or a new version of the file at the same path",
-    description=(
-        "With the private key (Basic auth), or from a browser without it: the form then adds "
-        "`publicKey`, `token` (any unique string), `expire` (Unix seconds, under an hour ahead) "
-        "and `signature` (hex HMAC-SHA1 of token + expire with the private key), good once."
-    ),
-    tags=["upload"],
+    "Upload a file, or a new version of the file at the same path",
+    "With the private key (Basic auth), or from a browser without it: the form then adds "
+    "`publicKey`, `token` (any unique string), `expire` (Unix seconds, under an hour ahead) "
+    "and `signature` (hex HMAC-SHA1 of token + expire with the private key), good once.",
 )
 async def upload_file(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _upload(request, api_version=1)
 
 
-@post(
+@_upload_route(
     "/api/v2/files/upload",
-    guards=UPLOAD_GUARDS,
-    status_code=200,
-    request_max_body_size=None,
-    operation_class=openapi.documented(
-        {200: ("The stored file or new version.", openapi.UPLOAD_RESULT)},
-        body=openapi.UPLOAD_FORM,
-        media_type="multipart/form-data",
-        errors={408: "The client stopped sending the body."},
-        etag=True,
-        if_match=True,
-        if_none_match=True,
-        idempotent=True,
-    ),
-    summary="Upload (V2): the private key, or a JWT `token` from a browser",
-    description=(
-        "The same upload as V1. A browser sends no Authorization header but a `token` field: "
-        "a JWT signed (HS256) with the private key, `kid` the public key, `exp` less than an "
-        "hour ahead, whose claims are every other form field as strings. Each token works once."
-    ),
-    tags=["upload"],
+    "Upload (V2): the private key, or a JWT `token` from a browser",
+    "The same upload as V1. A browser sends no Authorization header but a `token` field: "
+    "a JWT signed (HS256) with the private key, `kid` the public key, `exp` less than an "
+    "hour ahead, whose claims are every other form field as strings. Each token works once.",
 )
 async def upload_file_v2(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _upload(request, api_version=2)
