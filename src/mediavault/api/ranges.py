@@ -8,12 +8,12 @@ from typing import Any
 from anyio import to_thread
 from starlette.responses import Response, StreamingResponse
 
-from mediavault.domain.models import ContentInfo
+from mediavault.domain.models import Delivered
 from mediavault.storage.blobs import BlobStore
 
 
 def streamed_blob(
-    blobs: BlobStore, content: ContentInfo, headers: dict[str, str], scope: Any
+    blobs: BlobStore, content: Delivered, headers: dict[str, str], scope: Any
 ) -> Response:
     size = content.size
     headers = {**headers, "accept-ranges": "bytes"}

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from PIL import Image, UnidentifiedImageError
 
-from mediavault.domain.models import ContentInfo, FileVersion
+from mediavault.domain.models import ContentInfo, FileVersion, delivered
 from mediavault.errors import InvalidRequest, TransformationLimit
 from mediavault.media import metadata as exif
 from mediavault.media.compare import phash
@@ -56,7 +56,7 @@ def of_version(stores: Stores, item: FileVersion) -> dict[str, Any]:
     digest = content.digest
     local = stores.blobs.local_path(digest)
     if local is not None and not local.exists():
-        raise delivery.missing_blob(item)
+        raise delivery.missing_blob(delivered(item))
     source: Source = local if local is not None else (lambda: stores.blobs.open(digest))
     return analyse(source, content, stores.renditions.limits)
 

@@ -89,12 +89,14 @@ class MetadataStore:
         with self._reader.begin() as connection:
             yield Transaction(connection)
 
-    @contextmanager
-    def lookups(self) -> Iterator[Lookups]:
+    def lookups(self) -> contextlib.AbstractContextManager[Lookups]:
         """Single-statement reads, without a transaction around them."""
         if self._sqlite_lookups is not None:
-            yield Lookups(self._sqlite_lookups.runner())
-            return
+            return self._sqlite_lookups.lookups()  # the thread's own, kept
+        return self._connected_lookups()
+
+    @contextmanager
+    def _connected_lookups(self) -> Iterator[Lookups]:
         assert self._single_statements is not None
         with self._single_statements.connect() as connection:
             yield Lookups(through_connection(connection))

@@ -45,7 +45,7 @@ from starlette.responses import FileResponse, Response
 from mediavault.api.context import AppContext, run_lookup
 from mediavault.api.errors import answer_for
 from mediavault.api.ranges import streamed_blob
-from mediavault.domain.models import FileVersion
+from mediavault.domain.models import Delivered
 from mediavault.domain.signing import is_valid_signature
 from mediavault.errors import NotFound, Unauthenticated
 from mediavault.media.transform import Rendition
@@ -76,7 +76,7 @@ _encode = msgspec.json.Encoder().encode
 class DeliveryRequest:
     file_path: str  # decoded, "/animals/cat.jpg"
     signed_part: str  # what the SDK signs: the raw URL after the endpoint, minus ik-s/ik-t
-    params: dict[str, str]
+    params: dict[str, str]  # never changed: a parsed request is kept and shared (_parsed)
     transformation: str | None  # the `tr` text (path and query joined with ":"), None: plain
 
 
@@ -143,7 +143,7 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
     method = scope.get("method", "GET")
     if method not in ("GET", "HEAD"):
         raise NotFound("The requested API endpoint does not exist.")
-    request = _parse(ctx.settings.normalized_delivery_prefix, scope)
+    request = _parsed(ctx.settings.normalized_delivery_prefix, scope)
     token = request.params.get("ik-obj-version")
     # Checked first only when a signature is sent: it also opens unpublished versions.
     signed = "ik-s" in request.params and _signature_ok(ctx.private_key, request)
@@ -154,11 +154,10 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
     # Named transformations work unsigned on private files (spec 1.4), except the built-in
     # thumbnail, which has always needed the signature here.
     unsigned_ok = chain is not None and chain.named_only and not chain.placeholder
-    if item.version.metadata.is_private_file and not unsigned_ok and not signed:
+    if item.is_private_file and not unsigned_ok and not signed:
         raise InvalidSignature()
-    content = item.version.content
-    digest = content.digest
-    is_image = content.file_type == "image"
+    digest = item.digest
+    is_image = item.file_type == "image"
     conditions = _Conditions(scope)
     if chain is None:
         etag = f'"{digest}"'
@@ -177,7 +176,7 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
     }
     if vary:
         headers["vary"] = "Accept"
-    if content.mime in DOCUMENT_TYPES and (chain is None or not chain.placeholder):
+    if item.mime in DOCUMENT_TYPES and (chain is None or not chain.placeholder):
         # A page opened from our origin could script it; a download cannot.
         headers["content-disposition"] = "attachment"
     if conditions.not_modified(etag, last_modified):
@@ -201,9 +200,9 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
     if local is None:
         # Checked before the 200 goes out: after it, a failure could only cut the body short.
         await to_thread.run_sync(delivery.ensure_stored, ctx.stores, item)
-        return streamed_blob(ctx.stores.blobs, content, headers, scope)
+        return streamed_blob(ctx.stores.blobs, item, headers, scope)
     try:
-        return _send_file(local, content.mime, headers, conditions, method)
+        return _send_file(local, item.mime, headers, conditions, method)
     except FileNotFoundError:
         raise delivery.missing_blob(item) from None
 
@@ -334,6 +333,27 @@ def _logged_path(scope: Scope) -> str:
     return raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope["path"]
 
 
+_PARSED: dict[tuple[str, bytes, bytes], DeliveryRequest] = {}
+_PARSED_URL_MAX = 1024
+
+
+def _parsed(prefix: str, scope: Scope) -> DeliveryRequest:
+    """_parse, remembered: a library's URLs are asked for again and again (a CDN in front asks
+    for each one as its copy expires), and parsing one costs more than its lookup."""
+    raw_path = scope.get("raw_path")
+    query = scope.get("query_string", b"")
+    if not raw_path or len(raw_path) + len(query) > _PARSED_URL_MAX:
+        return _parse(prefix, scope)  # at most 4096 x 1 KiB of keys are kept
+    key = (prefix, raw_path, query)
+    try:
+        return _PARSED[key]
+    except KeyError:
+        if len(_PARSED) >= 4096:
+            _PARSED.clear()
+        request = _PARSED[key] = _parse(prefix, scope)
+        return request
+
+
 def _parse(prefix: str, scope: Scope) -> DeliveryRequest:
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else quote(scope["path"], safe=PATH_SAFE_CHARS)
@@ -377,8 +397,8 @@ def _signature_ok(private_key: str, request: DeliveryRequest) -> bool:
     )
 
 
-def _cache_control(request: DeliveryRequest, item: FileVersion) -> str:
-    if item.version.metadata.is_private_file or not item.version.metadata.is_published:
+def _cache_control(request: DeliveryRequest, item: Delivered) -> str:
+    if item.is_private_file or not item.is_published:
         return PRIVATE
     if "ik-obj-version" in request.params:
         return IMMUTABLE  # a token names one version's bytes for good

@@ -14,6 +14,7 @@ from mediavault.api.context import AppContext, context_of
 from mediavault.api.guards import MANAGEMENT_GUARDS
 from mediavault.api.openapi import documented
 from mediavault.api.routes.delivery import _parse as parse_delivery_url
+from mediavault.domain.models import delivered
 from mediavault.errors import InvalidRequest, NotFound
 from mediavault.services import delivery, file_metadata
 from mediavault.storage.blobs import StagedBlob
@@ -107,13 +108,13 @@ def _of_own_url(ctx: AppContext, url: str) -> dict[str, Any]:
         parsed = parse_delivery_url(prefix, scope)  # type: ignore[arg-type]
         token = parsed.params.get("ik-obj-version")
         # The private key asks: unpublished versions are the owner's to read.
-        item = delivery.resolve(stores, parsed.file_path, token, signed=True)
+        item = delivery.resolve_record(stores, parsed.file_path, token)
     except NotFound:
         raise NotFound(NOT_FOUND) from None
     if parsed.transformation is not None:
         chain = stores.renditions.parse(parsed.transformation)
         if not chain.original:
-            rendition = delivery.render(stores, item, chain, None)
+            rendition = delivery.render(stores, delivered(item), chain, None)
             if rendition.path is not None:
                 return file_metadata.of_rendition(rendition.path, stores.renditions.limits)
     return file_metadata.of_version(stores, item)
