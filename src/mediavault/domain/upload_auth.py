@@ -21,8 +21,6 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import jwt
-
 from mediavault.errors import Forbidden, InvalidRequest
 
 V1_FIELDS = ("publicKey", "signature", "expire", "token")
@@ -102,6 +100,9 @@ def check_v2(fields: Mapping[str, str], public_key: str, private_key: str, now_s
     token = fields.get("token")
     if not token:
         raise InvalidRequest("Your request is missing token parameter.")
+    # Imported at the first V2 upload: PyJWT is about 1 MB of a worker that may never see one.
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
         # Only HS256, so that neither `none` nor a public-key algorithm is ever accepted.

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import swagger_ui_bundle
 from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.template import TemplateEngineProtocol
 from litestar.template.config import TemplateConfig
 
 from mediavault.web import console, file_page
+
+if TYPE_CHECKING:
+    from litestar.plugins.jinja import JinjaTemplateEngine
+    from litestar.template.base import TemplateCallableType
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -51,15 +55,51 @@ def route_handlers() -> list[Any]:
     ]
 
 
-def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters["library_url"] = console.library_url
-    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+class LazyJinjaEngine(TemplateEngineProtocol[Any, Mapping[str, Any]]):
+    """The console's Jinja engine, built (Jinja2 imported, templates found) when the first
+    page is rendered: Litestar takes the engine when the app is created, and most workers
+    never render a page (Jinja2 is about 2 MB of every worker's memory, issue 11)."""
+
+    def __init__(self, directory: Path | list[Path] | None = None, engine_instance: Any = None):
+        self._engine: JinjaTemplateEngine | None = None
+        self._callables: dict[str, Any] = {}
+
+    @property
+    def engine(self) -> JinjaTemplateEngine:
+        if self._engine is None:
+            import jinja2
+            from litestar.plugins.jinja import JinjaTemplateEngine
+
+            environment = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(TEMPLATES),
+                autoescape=True,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            environment.filters["library_url"] = console.library_url
+            engine = JinjaTemplateEngine.from_environment(environment)
+            for key, template_callable in self._callables.items():
+                engine.register_template_callable(key, template_callable)
+            self._engine = engine
+        return self._engine
+
+    def get_template(self, template_name: str) -> Any:
+        return self.engine.get_template(template_name)
+
+    def render_string(self, template_string: str, context: Mapping[str, Any]) -> str:
+        return self.engine.render_string(template_string, context)
+
+    def register_template_callable(
+        self, key: str, template_callable: TemplateCallableType[Mapping[str, Any], Any, Any]
+    ) -> None:
+        if self._engine is None:
+            self._callables[key] = template_callable
+        else:
+            self._engine.register_template_callable(key, template_callable)
+
+
+def template_config() -> TemplateConfig[LazyJinjaEngine]:
+    return TemplateConfig(instance=LazyJinjaEngine())
 
 
 def swagger_plugin() -> SwaggerRenderPlugin:
