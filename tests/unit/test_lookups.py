@@ -11,13 +11,21 @@ import msgspec
 import pytest
 
 from mediavault.config import Settings
-from mediavault.domain.models import ContentInfo, File, FileVersion, Version, VersionMetadata
+from mediavault.domain.models import (
+    ContentInfo,
+    File,
+    FileVersion,
+    Version,
+    VersionMetadata,
+    delivered,
+)
 from mediavault.serializers import file_struct, version_list
 from mediavault.services.stores import Stores
 from mediavault.storage.database import migrate
 from mediavault.storage.lookups import (
     CURRENT_AT_PATH,
     CURRENT_VERSION,
+    DELIVERED_AT_PATH,
     ONE_VERSION,
     STATEMENTS,
     Lookups,
@@ -100,6 +108,16 @@ def test_the_lookups_return_the_records_the_transactions_read(stores: Stores) ->
             assert lookups.version(FILE.id, item.version.id) == item
             assert lookups.at_path(FILE.file_path, item.version.token) == item
         assert lookups.at_path(FILE.file_path, None) == expected[0]
+        # What a delivery reads: the same version's values, FileVersion.updated_at included.
+        for item in expected:
+            assert lookups.delivered(FILE.file_path, item.version.token) == delivered(item)
+        assert lookups.delivered(FILE.file_path, None) == delivered(expected[0])
+        assert lookups.delivered(FILE.file_path, "z" * 32) is True  # the file, not the version
+        assert lookups.delivered("/x y/other.jpg", None) is False
+        assert lookups.delivered("/x y/other.jpg", "t" * 32) is False
+        found = lookups.delivered(FILE.file_path, None)
+        assert not isinstance(found, bool)
+        assert type(found.is_private_file) is bool and type(found.is_published) is bool
         # A token of another file, an unknown token, no file at the path, an unknown id.
         assert lookups.at_path(FILE.file_path, "z" * 32) == FILE
         assert lookups.at_path("/x y/other.jpg", None) is None
@@ -133,7 +151,7 @@ def test_every_lookup_searches_an_index_and_sorts_nothing(stores: Stores) -> Non
         assert all(step.startswith("SEARCH") for step in steps), (str(compiled), plan)
         assert not any("(is_current=?)" in step for step in plan), plan
     # By file id, by file path, and the current version id beside one version.
-    for statement in (CURRENT_VERSION, CURRENT_AT_PATH, ONE_VERSION):
+    for statement in (CURRENT_VERSION, CURRENT_AT_PATH, ONE_VERSION, DELIVERED_AT_PATH):
         compiled = statement.compile(dialect=dialect)
         params = ["x"] * len(compiled.positiontup or ())
         plan = connection.execute(f"EXPLAIN QUERY PLAN {compiled}", params).fetchall()
