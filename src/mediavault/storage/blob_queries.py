@@ -14,12 +14,14 @@ that decides whether bytes may be deleted is here, under the row's lock:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
-from mediavault.storage.dialects import insert_ignoring_duplicates
 from mediavault.storage.tables import blob_leases, blobs, trashed_versions, versions
 
 
@@ -54,15 +56,18 @@ class BlobQueries:
         for deletion, so its bytes may already be gone.
         """
         self._db.execute(
-            insert_ignoring_duplicates(self._db, blobs, ["digest"]).values(
-                digest=lease.digest, size=size, created_at=now, state="pending"
-            )
+            _insert_blob_if_new(self._db.dialect.name),
+            {"digest": lease.digest, "size": size, "created_at": now, "state": "pending"},
         )
         state = self._locked_state(lease.digest)
         self._db.execute(
-            sa.insert(blob_leases).values(
-                id=lease.id, digest=lease.digest, owner=lease.owner, expires_at=lease.expires_at
-            )
+            _INSERT_LEASE,
+            {
+                "id": lease.id,
+                "digest": lease.digest,
+                "owner": lease.owner,
+                "expires_at": lease.expires_at,
+            },
         )
         return state == "deleting"
 
@@ -77,20 +82,16 @@ class BlobQueries:
             self.count_physical(size)
         if state is None:
             self._db.execute(
-                sa.insert(blobs).values(digest=digest, size=size, created_at=now, state="live")
+                _INSERT_BLOB, {"digest": digest, "size": size, "created_at": now, "state": "live"}
             )
         elif state != "live":
-            self._db.execute(
-                sa.update(blobs)
-                .where(blobs.c.digest == digest)
-                .values(state="live", marked_by=None, marked_until=None)
-            )
+            self._db.execute(_MAKE_LIVE, {"b_digest": digest})
         if lease_id is None:
             return True
         return self.release_lease(lease_id)
 
     def release_lease(self, lease_id: str) -> bool:
-        deleted = self._db.execute(sa.delete(blob_leases).where(blob_leases.c.id == lease_id))
+        deleted = self._db.execute(_DELETE_LEASE, {"b_id": lease_id})
         return bool(deleted.rowcount)
 
     def mark_unreferenced_blobs(
@@ -116,9 +117,7 @@ class BlobQueries:
             return False
         if self._referenced(digest):
             return False
-        leased = self._db.execute(
-            sa.select(blob_leases.c.id).where(blob_leases.c.digest == digest).limit(1)
-        ).first()
+        leased = self._db.execute(_LEASE_OF, {"b_digest": digest}).first()
         return leased is None
 
     def forget_blob(self, digest: str) -> None:
@@ -137,17 +136,43 @@ class BlobQueries:
         return [BlobLease(*row) for row in self._db.execute(query)]
 
     def _locked_state(self, digest: str) -> str | None:
-        row = self._db.execute(
-            sa.select(blobs.c.state).where(blobs.c.digest == digest).with_for_update()
-        ).first()
+        row = self._db.execute(_LOCKED_STATE, {"b_digest": digest}).first()
         return None if row is None else str(row.state)
 
     def _referenced(self, digest: str) -> bool:
         """By a version, or by a version in the trash: both need the bytes."""
-        for table in (versions, trashed_versions):
-            row = self._db.execute(
-                sa.select(table.c.id).where(table.c.blob_digest == digest).limit(1)
-            ).first()
-            if row is not None:
+        for query in _REFERENCES:
+            if self._db.execute(query, {"b_digest": digest}).first() is not None:
                 return True
         return False
+
+
+# The statements of the upload and deletion paths, built once with bound parameters (same SQL
+# as building them for each call, which cost more than running them: bench/profile_writes.py).
+# Parameters are named b_* where a column of the same name is set by the statement.
+_LOCKED_STATE = (
+    sa.select(blobs.c.state).where(blobs.c.digest == sa.bindparam("b_digest")).with_for_update()
+)
+_INSERT_BLOB = sa.insert(blobs)
+_MAKE_LIVE = (
+    sa.update(blobs)
+    .where(blobs.c.digest == sa.bindparam("b_digest"))
+    .values(state="live", marked_by=None, marked_until=None)
+)
+_INSERT_LEASE = sa.insert(blob_leases)
+_DELETE_LEASE = sa.delete(blob_leases).where(blob_leases.c.id == sa.bindparam("b_id"))
+_LEASE_OF = (
+    sa.select(blob_leases.c.id).where(blob_leases.c.digest == sa.bindparam("b_digest")).limit(1)
+)
+_REFERENCES = tuple(
+    sa.select(table.c.id).where(table.c.blob_digest == sa.bindparam("b_digest")).limit(1)
+    for table in (versions, trashed_versions)
+)
+
+
+@functools.lru_cache(maxsize=2)
+def _insert_blob_if_new(dialect_name: str) -> Any:
+    """INSERT ... ON CONFLICT (digest) DO NOTHING (as storage.dialects builds it), once per
+    dialect."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(blobs).on_conflict_do_nothing(index_elements=["digest"])
