@@ -18,6 +18,14 @@ from mediavault.storage.durability import CommitBarrier, WalBarrier
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 30
+# Reads map the database file instead of copying each page into the connection's own page
+# cache (2 MB by default, per connection): a search that walks thousands of files and looks up
+# each one's version reads pages from all over the file, and each copy cost more than the
+# lookup (bench/search_100k.py: tags, custom metadata and a folder of 1,000 files took a
+# quarter to two fifths less CPU). The mapping is of the file, shared with the kernel's page
+# cache: only the pages a process touches count in its RSS, and a larger cache_size would
+# instead hold a private copy per connection (40 of them). Writes still go through the WAL.
+MMAP_PRAGMA = "mmap_size=268435456"
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -60,6 +68,7 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
             "synchronous=NORMAL",
             f"busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}",
             "foreign_keys=ON",
+            MMAP_PRAGMA,
         ):
             dbapi_connection.execute(f"PRAGMA {pragma}")
 

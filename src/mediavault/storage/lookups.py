@@ -398,5 +398,8 @@ class SqliteLookups:
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
             connection.execute("PRAGMA busy_timeout=30000")
             connection.execute("PRAGMA query_only=ON")
+            from mediavault.storage.database import MMAP_PRAGMA  # the engine's, as there
+
+            connection.execute(f"PRAGMA {MMAP_PRAGMA}")
             cursor = self._local.cursor = connection.cursor()
         return cursor
