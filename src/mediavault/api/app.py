@@ -7,6 +7,7 @@ import asyncio
 from litestar import Litestar, get
 from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins import PluginProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from mediavault import __version__, web
@@ -49,6 +50,20 @@ from mediavault.wiring import build_stores, read_private_key, read_public_key
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+class App(Litestar):
+    """Litestar without the four plugins it adds whenever pydantic is importable (the test tools
+    bring pydantic; the server does not depend on it): no route takes or returns a pydantic
+    model, and they cost every worker about 8 MB (issue 11). The app is the same with or
+    without pydantic installed. tests/unit/test_lazy_imports.py checks the other defaults."""
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        from litestar.plugins.core import MsgspecDIPlugin
+
+        plugins.append(MsgspecDIPlugin())
+        return plugins
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -105,7 +120,7 @@ def create_app(settings: Settings) -> ASGIApp:
     delivery_mount = asgi(settings.normalized_delivery_prefix, is_mount=True, copy_scope=True)(
         deliver
     )
-    app = Litestar(
+    app = App(
         route_handlers=[
             upload.upload_file,
             upload.upload_file_v2,

@@ -15,66 +15,118 @@ import contextlib
 import os
 import re
 import shutil
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import REGISTRY as PROCESS_REGISTRY
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client.core import Metric
+
+    # Created with prometheus_client when one of them is first used (`__getattr__`).
+    CONTENT_TYPE: str
+    REQUESTS: Counter
+    LATENCY: Histogram
+    UPLOAD_BYTES: Counter
+    DELIVERY_BYTES: Counter
+    VERSIONS_CREATED: Counter
+    VERSIONS_RESTORED: Counter
+    VERSIONS_DELETED: Counter
+    RENDITION_HITS: Counter
+    RENDITION_MISSES: Counter
+    RENDITION_BYTES: Counter
+    WEBHOOK_DELIVERIES: Counter
+    STORAGE_ERRORS: Counter
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
-
-REQUESTS = Counter(
-    "mediavault_http_requests_total",
-    "HTTP requests answered, by route template, method and status.",
-    ["route", "method", "status"],
-)
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-LATENCY = Histogram(
-    "mediavault_http_request_duration_seconds",
-    "Time from the request's arrival to the end of its answer, by route template.",
-    ["route"],
-    buckets=BUCKETS,
-)
-UPLOAD_BYTES = Counter(
-    "mediavault_upload_received_bytes_total", "Request body bytes received by the upload routes."
-)
-DELIVERY_BYTES = Counter(
-    "mediavault_delivery_sent_bytes_total", "Response body bytes sent by delivery URLs."
-)
-VERSIONS_CREATED = Counter(
-    "mediavault_versions_created_total", "Versions created by uploads (a new file's first too)."
-)
-VERSIONS_RESTORED = Counter(
-    "mediavault_versions_restored_total", "Restores that made an older version current."
-)
-VERSIONS_DELETED = Counter(
-    "mediavault_versions_deleted_total", "Versions deleted (by the API or by retention)."
-)
-RENDITION_HITS = Counter(
-    "mediavault_rendition_cache_hits_total", "Transformed deliveries served from the cache."
-)
-RENDITION_MISSES = Counter(
-    "mediavault_rendition_cache_misses_total", "Transformed deliveries that had to render."
-)
-RENDITION_BYTES = Counter(
-    "mediavault_rendition_cache_written_bytes_total", "Bytes of renditions added to the cache."
-)
-WEBHOOK_DELIVERIES = Counter(
-    "mediavault_webhook_deliveries_total",
-    "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), "
-    "given_up (failed for the last time).",
-    ["outcome"],
-)
-STORAGE_ERRORS = Counter(
-    "mediavault_storage_errors_total",
-    "Requests failed by the database or the blob store (answered 5xx).",
-    ["store"],
-)
+
+
+_created: SimpleNamespace | None = None
+_creating = threading.Lock()
+
+
+def _metrics() -> SimpleNamespace:
+    """The metrics, created once, when first used (from any thread): importing
+    prometheus_client costs every process 1.5 to 3 MB (issue 11), and the `serve` supervisor
+    and most CLI commands never count anything. PROMETHEUS_MULTIPROC_DIR is set before."""
+    global _created
+    if _created is None:
+        with _creating:
+            if _created is None:
+                _created = _create()
+    return _created
+
+
+def _create() -> SimpleNamespace:
+    from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
+
+    return SimpleNamespace(
+        CONTENT_TYPE=CONTENT_TYPE_LATEST,
+        REQUESTS=Counter(
+            "mediavault_http_requests_total",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+        ),
+        LATENCY=Histogram(
+            "mediavault_http_request_duration_seconds",
+            "Time from the request's arrival to the end of its answer, by route template.",
+            ["route"],
+            buckets=BUCKETS,
+        ),
+        UPLOAD_BYTES=Counter(
+            "mediavault_upload_received_bytes_total",
+            "Request body bytes received by the upload routes.",
+        ),
+        DELIVERY_BYTES=Counter(
+            "mediavault_delivery_sent_bytes_total", "Response body bytes sent by delivery URLs."
+        ),
+        VERSIONS_CREATED=Counter(
+            "mediavault_versions_created_total",
+            "Versions created by uploads (a new file's first too).",
+        ),
+        VERSIONS_RESTORED=Counter(
+            "mediavault_versions_restored_total", "Restores that made an older version current."
+        ),
+        VERSIONS_DELETED=Counter(
+            "mediavault_versions_deleted_total", "Versions deleted (by the API or by retention)."
+        ),
+        RENDITION_HITS=Counter(
+            "mediavault_rendition_cache_hits_total",
+            "Transformed deliveries served from the cache.",
+        ),
+        RENDITION_MISSES=Counter(
+            "mediavault_rendition_cache_misses_total",
+            "Transformed deliveries that had to render.",
+        ),
+        RENDITION_BYTES=Counter(
+            "mediavault_rendition_cache_written_bytes_total",
+            "Bytes of renditions added to the cache.",
+        ),
+        WEBHOOK_DELIVERIES=Counter(
+            "mediavault_webhook_deliveries_total",
+            "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), "
+            "given_up (failed for the last time).",
+            ["outcome"],
+        ),
+        STORAGE_ERRORS=Counter(
+            "mediavault_storage_errors_total",
+            "Requests failed by the database or the blob store (answered 5xx).",
+            ["store"],
+        ),
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """`metrics.REQUESTS` and the others: created at the first use of any of them."""
+    if name.isupper() and not name.startswith("_"):
+        with contextlib.suppress(AttributeError):
+            return getattr(_metrics(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 FLUSH_SECONDS = 1.0
 _BOUNDS = (*BUCKETS, float("inf"))
@@ -107,12 +159,18 @@ class RequestTally:
 
     def flush(self) -> None:
         """On the event loop's thread, like `count`."""
+        if not (self._pending or self.upload_bytes or self.delivery_bytes):
+            return  # nothing counted: nothing to write (and prometheus_client not needed yet)
+        metrics = _metrics()
         pending, self._pending = self._pending, {}
         for key, (requests, seconds, buckets) in pending.items():
             children = self._children.get(key)
             if children is None:
                 route, method, status = key
-                children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route))
+                children = (
+                    metrics.REQUESTS.labels(route, method, str(status)),
+                    metrics.LATENCY.labels(route),
+                )
                 if len(self._children) < 4096:
                     self._children[key] = children
             counter, histogram = children
@@ -124,10 +182,10 @@ class RequestTally:
                 if observed:
                     histogram._buckets[index].inc(observed)
         if self.upload_bytes:
-            UPLOAD_BYTES.inc(self.upload_bytes)
+            metrics.UPLOAD_BYTES.inc(self.upload_bytes)
             self.upload_bytes = 0
         if self.delivery_bytes:
-            DELIVERY_BYTES.inc(self.delivery_bytes)
+            metrics.DELIVERY_BYTES.inc(self.delivery_bytes)
             self.delivery_bytes = 0
 
     async def run(self) -> None:
@@ -152,6 +210,11 @@ def prepare_multiprocess_dir(folder: Path) -> None:
 
 def scrape(backlogs: Iterable[Backlog]) -> bytes:
     """The text exposition of every worker's counters and of the backlogs, computed now."""
+    from prometheus_client import REGISTRY as PROCESS_REGISTRY
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.exposition import generate_latest
+
+    _metrics()  # this process's own, in the registry even if nothing has been counted yet
     folder = os.environ.get(MULTIPROC_ENV)
     registry: CollectorRegistry
     if folder:
@@ -199,6 +262,8 @@ class _Backlogs:
         self._backlogs = backlogs
 
     def collect(self) -> Iterable[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         for name, documentation, value in self._backlogs:
             with contextlib.suppress(Exception):  # a scrape never fails on one figure
                 yield GaugeMetricFamily(name, documentation, value=value())
