@@ -28,10 +28,10 @@ from mediavault.domain.search import And, Condition, Query, mentions_type
 from mediavault.storage import search_plan
 from mediavault.storage.folder_queries import folder_from
 from mediavault.storage.search_sql import (
+    CURRENT_VERSION,
     FILE_TYPE,
     PATH,
     FolderFields,
-    Unindexed,
     VersionFields,
     compile_query,
     has_any_tag,
@@ -116,7 +116,7 @@ class ListingQueries:
             residual.append(compile_query(search.filter, _current_fields(self._db, False)))
 
         def statement(extra: list[Any], rows: int) -> sa.Select[Any]:
-            where = [*residual, Unindexed(versions.c.is_current), *extra]
+            where = [*residual, CURRENT_VERSION, *extra]
             return _versions_select(columns, where, order).limit(rows)
 
         if plan.name == "filter":

@@ -27,6 +27,15 @@ PATH = "folderPath"  # files in exactly this folder (`path`)
 FILE_TYPE = "fileType"  # versions.file_type (`fileType`)
 
 
+# "A current version" for a statement whose driving index is chosen (search_plan): the bare
+# column, as on every dialect `versions.is_current` (not `= 1`, SQLAlchemy's boolean on SQLite).
+# No index takes it as a constraint, so it drives nothing; and it is the WHERE of the partial
+# unique index on versions (file_id) WHERE is_current, which SQLite may then use for a file's
+# current version: one entry per file, where `+versions.is_current = 1` left it the unique
+# (file_id, number), which reads every version of the file to find the current one.
+CURRENT_VERSION = sa.text("versions.is_current")
+
+
 class Unindexed(sa.ColumnElement[Any]):
     """A column that SQLite's planner may not use an index for: `+column` (no-op in value).
 
