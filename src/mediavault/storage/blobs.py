@@ -12,7 +12,9 @@ import errno
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,18 +211,30 @@ class LocalBlobStore:
         blob's entry and every directory on its path, so a version may reference it."""
         final = self._path(staged.digest)
         shard = int(staged.digest[:4], 16)
-        if not self._durable_shards[shard]:
-            make_durable_dirs(final.parent, top=self.root / "sha256")
-            self._durable_shards[shard] = 1
+        new_shard = not self._durable_shards[shard]
+        if new_shard:
+            _make_dirs(final.parent, top=self.root / "sha256")
         if not overwrite and _size_or_none(final) == staged.size:
             # Identical bytes are stored once: the same digest is the same content.
             Path(staged.location).unlink(missing_ok=True)
         else:
             # rename is atomic within one file system: readers never see half a blob.
             os.replace(staged.location, final)
-        # Also after finding the blob there: another upload may have renamed it in an instant
-        # ago and not fsynced its entry yet.
-        fsync_dir(final.parent)
+        # The blob's directory also after finding the blob there: another upload may have
+        # renamed it in an instant ago and not fsynced its entry yet. For a shard this process
+        # has not made durable yet, the parent of every directory on its path too, whoever
+        # created it (as make_durable_dirs does). All after the rename, together: each fsync
+        # waits for the disk, and the disk serves several at once in about the time of one
+        # (three directories: 16 ms one after the other, 4.5 ms together, on this machine's
+        # disk under load). The rename may reach the disk before them: its data was synced,
+        # and the upload's lease, durable before publishing, makes the collector remove the
+        # bytes if the version never commits.
+        directories = [final.parent]
+        if new_shard:
+            directories += [final.parent.parent, final.parent.parent.parent]
+        fsync_dirs(directories)
+        if new_shard:
+            self._durable_shards[shard] = 1
 
     def discard(self, staged: StagedBlob) -> None:
         Path(staged.location).unlink(missing_ok=True)
@@ -304,6 +318,45 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_fsync_pool: tuple[int, ThreadPoolExecutor] | None = None
+_fsync_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads that wait on fsyncs for the caller (this process's own: none survive a fork)."""
+    global _fsync_pool
+    pool = _fsync_pool
+    if pool is None or pool[0] != os.getpid():
+        with _fsync_pool_lock:
+            pool = _fsync_pool
+            if pool is None or pool[0] != os.getpid():
+                pool = (os.getpid(), ThreadPoolExecutor(32, thread_name_prefix="mv-fsync"))
+                _fsync_pool = pool
+    return pool[1]
+
+
+def fsync_dirs(directories: list[Path]) -> None:
+    """fsync every directory, at the same time; returns when all are synced (raises the first
+    error, once all have ended)."""
+    if len(directories) == 1:
+        fsync_dir(directories[0])
+        return
+    others = [_pool().submit(fsync_dir, each) for each in directories[1:]]
+    try:
+        fsync_dir(directories[0])
+    finally:
+        wait(others)
+    for each in others:
+        each.result()
+
+
+def _make_dirs(directory: Path, top: Path) -> None:
+    """Create `directory` and its missing parents below `top` (their entries not synced)."""
+    parts = directory.relative_to(top).parts
+    for depth in range(1, len(parts) + 1):
+        top.joinpath(*parts[:depth]).mkdir(exist_ok=True)
 
 
 def make_durable_dirs(directory: Path, top: Path) -> None:
