@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from anyio import to_thread
 from litestar import Request
 
+from mediavault.api.answer_cache import AnswerCache
 from mediavault.config import Settings
 from mediavault.services.bandwidth import BandwidthCounter
 from mediavault.services.bulk_jobs import BulkJobRunner
@@ -30,6 +31,8 @@ class AppContext:
     bandwidth: BandwidthCounter
     purges: Purges
     bulk_jobs: BulkJobRunner
+    # Encoded version lists, each served again while its file's revision holds (fast_reads).
+    version_lists: AnswerCache = field(default_factory=AnswerCache)
 
 
 def context_of(request: Request[Any, Any, Any]) -> AppContext:

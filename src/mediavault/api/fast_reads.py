@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from mediavault.api.answer_cache import CachedAnswer
 from mediavault.api.auth import is_private_key, private_key_of
 from mediavault.api.context import AppContext, run_lookup
 from mediavault.api.errors import answer_for
@@ -37,8 +38,7 @@ from mediavault.errors import AssetNotFound
 from mediavault.serializers import file_struct, version_list
 from mediavault.services import files, versions
 from mediavault.services.files import checked_file_id
-from mediavault.services.stores import Stores
-from mediavault.storage.lookups import LISTED_COLUMNS, VersionList
+from mediavault.storage.lookups import LISTED_COLUMNS
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _KNOWN_KEYS_MAX = 64
@@ -56,18 +56,31 @@ async def _version(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
 
 
 async def _versions(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
-    found = await run_lookup(ctx, _version_list, ctx.stores, match[1])
-    return version_list(found, ctx.urls), found.rows[0][_ID_IN_LIST]  # current first
+    answer = await run_lookup(ctx, _version_list, ctx, match[1])
+    return answer.body, answer.etag_id
 
 
-def _version_list(stores: Stores, file_id: str) -> VersionList:
-    """services.versions.list_versions, as rows: the same checks and errors."""
+_encode = msgspec.json.Encoder().encode
+
+
+def _version_list(ctx: AppContext, file_id: str) -> CachedAnswer:
+    """services.versions.list_versions, encoded, as rows: the same checks and errors. The
+    worker's last answer for the file if its revision is still the file's (api/answer_cache)."""
     file_id = checked_file_id(file_id)
-    with stores.meta.lookups() as lookups:
+    with ctx.stores.meta.lookups() as lookups:
+        revision = lookups.revision(file_id)
+        if revision is None:
+            raise AssetNotFound()
+        cached = ctx.version_lists.get(file_id, revision)
+        if cached is not None:
+            return cached
         found = lookups.version_list(file_id)
     if found is None:
         raise AssetNotFound()
-    return found
+    body = _encode(version_list(found, ctx.urls))
+    answer = CachedAnswer(found.revision, body, found.rows[0][_ID_IN_LIST])  # current first
+    ctx.version_lists.put(file_id, answer)
+    return answer
 
 
 async def _details(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
@@ -123,7 +136,7 @@ class FastReads:
         status, extra_headers = 200, None
         try:
             value, current_id = await answer(self.ctx, match)
-            body = self._encode(value)
+            body = value if type(value) is bytes else self._encode(value)
             extra_headers = {"etag": entity_tag(current_id)}
         except Exception as exc:  # every failure, expected or not, goes through the one table
             error = answer_for(exc, scope["method"], scope["path"])

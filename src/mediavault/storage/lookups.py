@@ -127,6 +127,8 @@ VERSION_LIST = (
     .where(_FILE_ID)
     .order_by(versions.c.number.desc())
 )
+# The file's revision (migration 0010): whether an answer cached about it still holds.
+FILE_REVISION = sa.select(files.c.revision).where(_FILE_ID)
 STATEMENTS = (
     ONE_VERSION,
     CURRENT_VERSION,
@@ -136,6 +138,7 @@ STATEMENTS = (
     VERSION_LIST,
     DELIVERED_AT_PATH,
     DELIVERED_BY_TOKEN,
+    FILE_REVISION,
 )
 
 # Rows by position, in the order of the statement's columns, with the column types converted.
@@ -210,7 +213,12 @@ class Lookups:
         first = next((n for n, row in enumerate(rows) if row[current]), 0)
         if first:
             rows.insert(0, rows.pop(first))
-        return VersionList(_LIST_FILE.file(rows[0]), rows)
+        return VersionList(_LIST_FILE.file(rows[0]), rows, rows[0][_REVISION_IN_LIST])
+
+    def revision(self, file_id: str) -> int | None:
+        """The file's revision; None if there is no such file."""
+        rows = self._run(FILE_REVISION, {"file_id": file_id})
+        return rows[0][0] if rows else None
 
     def versions(self, file_id: str) -> list[FileVersion]:
         """Current first, then the others newest number first; empty if there is no file."""
@@ -233,9 +241,13 @@ class VersionList(NamedTuple):
 
     file: File
     rows: Rows  # each row: LISTED_COLUMNS, then the file's columns; types converted
+    revision: int  # the file's, read by the same statement as the rows
 
 
 _IS_CURRENT_IN_LIST = LISTED_COLUMNS.index("is_current")
+_REVISION_IN_LIST = [str(c.key) for c in VERSION_LIST.selected_columns].index(
+    f"{_FILE_PREFIX}revision"
+)
 
 # A record field read from a column of another name.
 _COLUMN_OF = {"digest": "blob_digest", "file_id": f"{_FILE_PREFIX}id"}
@@ -303,7 +315,7 @@ class _Records(_FileRecords):
 _RECORDS = {
     statement: _Records(statement)
     for statement in STATEMENTS
-    if statement not in (VERSION_LIST, DELIVERED_AT_PATH, DELIVERED_BY_TOKEN)
+    if statement not in (VERSION_LIST, DELIVERED_AT_PATH, DELIVERED_BY_TOKEN, FILE_REVISION)
 }
 _LIST_FILE = _FileRecords(VERSION_LIST)
 _CURRENT_ID_AT = [str(c.key) for c in ONE_VERSION.selected_columns].index(CURRENT_ID_COLUMN)

@@ -26,6 +26,9 @@ files = sa.Table(
     sa.Column("last_version_number", sa.Integer, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # Moved on by the database itself (triggers, migration 0010) whenever this row or one of
+    # its versions changes: a cached answer about the file is valid while it stays the same.
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
     # A folder's files in the default sort order (list one folder).
     sa.Index(None, "folder_path", "created_at"),
 )

@@ -1,0 +1,140 @@
+"""The version list is answered again from a worker's memory only while the file's revision
+(moved by the database on every change: migration 0010) is the one it was made at.
+
+Two workers, so a change made through one is listed by the other. After every kind of change
+the list on the fast path (cached) must equal the list the Litestar route builds afresh (a
+query string takes that route), and show the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from imagekitio import ImageKit
+
+from tests.faults import execute_sql
+from tests.support import TEST_KEY, ServerProcess, free_port, sql
+
+AUTH = (TEST_KEY, "")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("list-cache") / "data"
+    process = ServerProcess(data=data, port=free_port(), workers=2).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _lists(server: ServerProcess, file_id: str) -> tuple[Any, Any, str]:
+    """The fast path's list, asked enough times to reach both workers, and Litestar's."""
+    path = f"{server.base_url}/v1/files/{file_id}/versions"
+    answers = [httpx.get(path, auth=AUTH) for _ in range(6)]
+    fresh = httpx.get(path + "?&", auth=AUTH)
+    assert fresh.status_code == 200, fresh.text
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == fresh.json()
+        assert answer.headers["etag"] == fresh.headers["etag"]
+    return answers[-1].json(), fresh.json(), answers[-1].headers["etag"]
+
+
+def test_every_change_to_a_file_reaches_its_cached_version_list(server: ServerProcess) -> None:
+    client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+
+    def upload(content: bytes) -> Any:
+        return client.files.upload(
+            file=content, file_name="doc.txt", folder="/cache", use_unique_file_name=False
+        )
+
+    first = upload(b"one")
+    file_id = first.file_id
+    assert file_id and first.version_info and first.version_info.id
+    upload(b"two")
+    listed, _, _ = _lists(server, file_id)
+    assert [v["versionInfo"]["name"] for v in listed] == ["Version 2", "Version 1"]
+
+    def check(change: Callable[[], object], shows: Callable[[list[Any]], bool]) -> None:
+        before, _, _ = _lists(server, file_id)
+        change()
+        after, _, _ = _lists(server, file_id)
+        assert after != before
+        assert shows(after), after
+
+    check(lambda: upload(b"three"), lambda vs: vs[0]["versionInfo"]["name"] == "Version 3")
+    check(
+        lambda: client.files.update(file_id, tags=["edited"]),
+        lambda vs: vs[0]["tags"] == ["edited"],
+    )
+    check(
+        lambda: client.files.update(file_id, custom_coordinates="1,2,3,4"),
+        lambda vs: vs[0]["customCoordinates"] == "1,2,3,4",
+    )
+    check(
+        lambda: client.files.versions.delete(first.version_info.id, file_id=file_id),
+        lambda vs: [v["versionInfo"]["name"] for v in vs] == ["Version 3", "Version 2"],
+    )
+    second_id = _lists(server, file_id)[0][1]["versionInfo"]["id"]
+    check(
+        lambda: client.files.versions.restore(second_id, file_id=file_id),
+        lambda vs: vs[0]["versionInfo"]["id"] == second_id,  # current again, listed first
+    )
+    check(
+        lambda: client.files.update(
+            file_id, publish={"is_published": False, "include_file_versions": True}
+        ),
+        lambda vs: all(v["isPublished"] is False for v in vs),
+    )
+    check(
+        lambda: client.files.rename(file_path="/cache/doc.txt", new_file_name="renamed.txt"),
+        lambda vs: all(v["filePath"] == "/cache/renamed.txt" for v in vs),
+    )
+    check(
+        lambda: client.files.move(source_file_path="/cache/renamed.txt", destination_path="/moved"),
+        lambda vs: all(v["filePath"] == "/moved/renamed.txt" for v in vs),
+    )
+
+    # Deleted (into the trash): gone from both paths; restored: its versions listed again,
+    # each worker's answer the same as a fresh one (_lists).
+    before, _, _ = _lists(server, file_id)
+    client.files.delete(file_id)
+    path = f"{server.base_url}/v1/files/{file_id}/versions"
+    for _ in range(4):
+        gone = httpx.get(path, auth=AUTH)
+        assert gone.status_code == 404, gone.text
+    restored = httpx.post(f"{server.base_url}/v1/trash/{file_id}/restore", auth=AUTH)
+    assert restored.status_code == 200, restored.text
+    after, _, _ = _lists(server, file_id)
+    assert [v["versionInfo"] for v in after] == [v["versionInfo"] for v in before]
+
+
+def test_the_files_revision_moves_with_each_change_in_the_database(
+    server: ServerProcess,
+) -> None:
+    """The triggers themselves: no statement can change a file's rows and keep its revision."""
+    client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+    uploaded = client.files.upload(file=b"r1", file_name="rev.txt", use_unique_file_name=False)
+    file_id = uploaded.file_id
+    assert file_id
+
+    def revision() -> int:
+        return int(sql(server, f"SELECT revision FROM files WHERE id = '{file_id}'")[0][0])
+
+    seen = [revision()]
+    for change in (
+        f"UPDATE files SET updated_at = updated_at + 1 WHERE id = '{file_id}'",
+        f"UPDATE versions SET description = 'x' WHERE file_id = '{file_id}'",
+        f"DELETE FROM versions WHERE file_id = '{file_id}' AND NOT is_current",  # no such row
+    ):
+        execute_sql(server, change)
+        seen.append(revision())
+    assert seen[0] < seen[1] < seen[2] == seen[3]
+    client.files.upload(file=b"r2", file_name="rev.txt", use_unique_file_name=False)
+    assert revision() > seen[3]
+    execute_sql(server, f"DELETE FROM versions WHERE file_id = '{file_id}' AND NOT is_current")
+    assert revision() > seen[3] + 1
