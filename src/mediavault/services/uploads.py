@@ -74,7 +74,16 @@ def upload(
         _give_back(stores, lease)
         raise
     finally:
+        _discard(stores, staged)
+
+
+def _discard(stores: Stores, staged: StagedBlob) -> None:
+    """Remove the staging object (gone already when published). An error of its fsync, still
+    under way if the upload failed before publishing, must not hide the upload's own."""
+    try:
         stores.blobs.discard(staged)
+    except Exception:
+        log.warning("could not sync or remove the staging object of an upload", exc_info=True)
 
 
 def _give_back(stores: Stores, lease: BlobLease) -> None:
@@ -107,7 +116,7 @@ def _store(
         if conditions != (None, False):
             # A unique name is a new path: If-Match fails there, If-None-Match: * holds.
             _check_conditions(tx, existing, *conditions)
-        fields = tx.list_fields()
+        fields = tx.live_fields()
         if options.custom_metadata is not None:
             checked_values(options.custom_metadata, fields)
         if existing is None:

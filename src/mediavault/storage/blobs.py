@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -45,17 +45,63 @@ def staging_owner(name: str) -> int:
     return int(owner) if owner.isdigit() and rest else 0
 
 
+class PendingSync:
+    """The fsync of a finished staging file, under way in another thread.
+
+    A staged upload is probed and leased before it is published; its fsync runs meanwhile.
+    `publish` waits for it before the rename (so the rule "a blob's data is durable before its
+    entry exists" holds as before), `discard` before the unlink. Its error is raised by the
+    first of them that waits, once: a readiness probe that stages and discards still fails
+    when the disk cannot sync."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._done = _pool().submit(_sync_and_close, file)
+        self._reported = False
+        self._lock = threading.Lock()
+
+    def result(self) -> None:
+        """Wait for the sync; raise its error (a full disk as StorageFull)."""
+        self._raise(always=True)
+
+    def settle(self) -> None:
+        """Wait for the sync; raise its error only if nobody has been given it yet."""
+        self._raise(always=False)
+
+    def _raise(self, always: bool) -> None:
+        error = self._done.exception()
+        if error is None:
+            return
+        with self._lock:
+            seen, self._reported = self._reported, True
+        if seen and not always:
+            return
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull() from error
+        raise error
+
+
+def _sync_and_close(file: BinaryIO) -> None:
+    try:
+        os.fsync(file.fileno())
+    finally:
+        file.close()
+
+
 @dataclass(frozen=True)
 class StagedBlob:
     location: str  # where the store keeps it until it is published: a path or a key
     digest: str
     size: int
     head: bytes
+    # On local disk, the staging file's fsync while it is still under way (see PendingSync).
+    pending_sync: PendingSync | None = field(default=None, compare=False, repr=False)
 
 
 class Sink(Protocol):
     def write(self, data: bytes) -> object: ...
-    def close(self) -> None: ...
+    def close(self) -> object:
+        """Durable when this returns, or once the PendingSync it returns has ended."""
+
     def abort(self) -> None:
         """Give up: nothing may be left stored (an object store must not complete it)."""
 
@@ -85,10 +131,14 @@ class BlobWriter:
             self._sink.write(chunk)
 
     def finish(self) -> StagedBlob:
+        """The staged blob: durable, or (local disk) with its fsync under way, which publish
+        waits for."""
         with self._no_space_is_an_answer():
-            self._sink.close()  # durable when this returns: fsync, or the completed upload
+            closed = self._sink.close()  # the completed upload, or the fsync started
         self._closed = True
-        return StagedBlob(self._location, self._hash.hexdigest(), self._size, bytes(self._head))
+        pending = closed if isinstance(closed, PendingSync) else None
+        digest = self._hash.hexdigest()
+        return StagedBlob(self._location, digest, self._size, bytes(self._head), pending)
 
     @contextmanager
     def _no_space_is_an_answer(self) -> Iterator[None]:
@@ -177,10 +227,11 @@ class _FileSink:
             self._written_back = self._written
         return len(data)
 
-    def close(self) -> None:
-        if not self._file.closed:
-            os.fsync(self._file.fileno())
-            self._file.close()
+    def close(self) -> PendingSync | None:
+        """Start the fsync (and the close after it) in another thread."""
+        if self._file.closed:
+            return None
+        return PendingSync(self._file)
 
     def abort(self) -> None:
         self._file.close()
@@ -207,8 +258,11 @@ class LocalBlobStore:
         return BlobWriter(str(path), _FileSink(path), max_bytes, self)
 
     def publish(self, staged: StagedBlob, overwrite: bool) -> None:
-        """Durable when this returns (the staged data was fsynced by BlobWriter.finish): the
-        blob's entry and every directory on its path, so a version may reference it."""
+        """Durable when this returns: the staged data (fsynced by BlobWriter.finish, or in the
+        thread it started, waited for here before the rename), the blob's entry and every
+        directory on its path, so a version may reference it."""
+        if staged.pending_sync is not None:
+            staged.pending_sync.result()
         final = self._path(staged.digest)
         shard = int(staged.digest[:4], 16)
         new_shard = not self._durable_shards[shard]
@@ -237,7 +291,11 @@ class LocalBlobStore:
             self._durable_shards[shard] = 1
 
     def discard(self, staged: StagedBlob) -> None:
-        Path(staged.location).unlink(missing_ok=True)
+        try:
+            if staged.pending_sync is not None:
+                staged.pending_sync.settle()
+        finally:
+            Path(staged.location).unlink(missing_ok=True)
 
     def delete(self, digest: str) -> None:
         self._path(digest).unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mediavault.domain.models import File, Version, VersionMetadata
+from mediavault.domain.models import CustomMetadataField, File, Version, VersionMetadata
 from mediavault.errors import WriteConflict
 from mediavault.storage.blob_queries import BlobQueries
 from mediavault.storage.bulk_job_queries import BulkJobQueries
@@ -42,7 +42,7 @@ from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.purge_queries import PurgeQueries
 from mediavault.storage.retention_queries import RetentionQueries
 from mediavault.storage.rows import file_from, tag_rows, version_from
-from mediavault.storage.tables import files, version_tags, versions
+from mediavault.storage.tables import custom_metadata_fields, files, version_tags, versions
 from mediavault.storage.transfer_queries import TransferQueries
 from mediavault.storage.trash_queries import TrashQueries
 from mediavault.storage.upload_token_queries import UploadTokenQueries
@@ -192,6 +192,14 @@ class Transaction(
         self._db.execute(sa.delete(versions).where(versions.c.file_id.in_(ids)))
         self._db.execute(sa.delete(files).where(files.c.id.in_(ids)))
         return list(digests)
+
+    def live_fields(self) -> list[CustomMetadataField]:
+        """`list_fields()` (not deleted ones), through a statement built once: every upload
+        reads them."""
+        return [
+            CustomMetadataField(row.id, row.name, row.label, row.schema, row.is_deleted)
+            for row in self._db.execute(_LIVE_FIELDS)
+        ]
 
     # -- versions ------------------------------------------------------------------------------
 
@@ -349,6 +357,12 @@ _CURRENT_VERSION = sa.select(versions).where(
     versions.c.file_id == sa.bindparam("b_file_id"), IS_CURRENT
 )
 _INSERT_VERSION = sa.insert(versions)
+# The same statement as FieldQueries.list_fields() without deleted fields.
+_LIVE_FIELDS = (
+    sa.select(custom_metadata_fields)
+    .order_by(custom_metadata_fields.c.created_at, custom_metadata_fields.c.id)
+    .where(sa.not_(custom_metadata_fields.c.is_deleted))
+)
 _DELETE_TAGS = sa.delete(version_tags).where(
     version_tags.c.version_id == sa.bindparam("b_version_id")
 )
