@@ -28,7 +28,11 @@ _PROBE_ERRORS = (
 def probe(source: Callable[[], BinaryIO], head: bytes, digest: str, size: int) -> ContentInfo:
     """What the bytes are; `source` opens them (a seekable reader, local or remote)."""
     mime = sniff_mime(head)
-    image = _probe_image(source)
+    # Only what its first bytes say is a picture is opened as one: every format a media
+    # library takes (JPEG to AVIF, HEIC, PSD, ICO) has a signature sniff_mime knows, while
+    # Pillow, given anything else, loads and tries all 51 of its format plugins (3.3 MB in each
+    # worker, and CPU on every upload of a video, a PDF or a text).
+    image = _probe_image(source) if mime.startswith("image/") else None
     if image is not None:
         image_mime, width, height, has_alpha, embedded = image
         return ContentInfo(
