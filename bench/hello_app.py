@@ -25,7 +25,7 @@ app = Starlette(routes=[Route("/{path:path}", hello)])
 
 
 def main() -> None:
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
     from granian.server import Server
 
     parser = argparse.ArgumentParser()
@@ -38,6 +38,7 @@ def main() -> None:
         address="127.0.0.1",
         port=args.port,
         interface=Interfaces.ASGI,
+        loop=Loops.uvloop,  # as `mediavault serve`
         workers=args.workers,
         log_access=False,
         log_level="warning",  # type: ignore[arg-type]

@@ -108,7 +108,7 @@ def serve(
     blob_url: str | None,
 ) -> None:
     """Apply migrations and serve the API and delivery URLs."""
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
     from granian.server import Server
 
     from mediavault.ops.logs import granian_config
@@ -150,6 +150,9 @@ def serve(
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
+        # uvloop, named rather than left to granian's "auto", which prefers its experimental
+        # rloop when that happens to be installed.
+        loop=Loops.uvloop,
         workers=settings.workers,
         factory=True,
         log_level=settings.log_level,  # type: ignore[arg-type]  # granian parses the name
