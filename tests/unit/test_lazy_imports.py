@@ -3,7 +3,8 @@
 Every worker builds the app with `create_app`; a module it imports there stays in its memory for
 the worker's life. These are imported on first use instead: Jinja2 (the console's first page),
 PyJWT (the first V2 upload token), prometheus_client (the first metric counted or scraped), and
-pydantic never (Litestar's pydantic plugins are left out). The check runs in a fresh interpreter,
+pydantic never (Litestar's pydantic plugins are left out), lark (the first search). The check runs
+in a fresh interpreter,
 since this test process has imported them all already.
 """
 
@@ -26,7 +27,7 @@ from mediavault.api.app import App
 from mediavault.config import Settings
 from mediavault.wiring import prepare_data_folder
 
-LAZY = ("jinja2", "jwt", "prometheus_client", "pydantic")
+LAZY = ("jinja2", "jwt", "prometheus_client", "pydantic", "lark")
 
 CHILD = """
 import json, sys
