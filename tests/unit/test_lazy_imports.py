@@ -3,9 +3,8 @@
 Every worker builds the app with `create_app`; a module it imports there stays in its memory for
 the worker's life. These are imported on first use instead: Jinja2 (the console's first page),
 PyJWT (the first V2 upload token), prometheus_client (the first metric counted or scraped), and
-pydantic never (Litestar's pydantic plugins are left out), lark (the first search). The check runs
-in a fresh interpreter,
-since this test process has imported them all already.
+pydantic never (Litestar's pydantic plugins are left out), lark (the first search). The check
+runs in a fresh interpreter, since this test process has imported them all already.
 """
 
 from __future__ import annotations
