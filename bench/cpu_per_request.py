@@ -21,8 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-ROUTES = ("version details", "details ?include=pinned (Litestar)", "deliver 10 KiB", "304")
+ROUTES = (
+    "version details",
+    "details ?include=pinned (Litestar)",
+    "deliver 10 KiB",
+    "deliver 10 KiB by ik-obj-version",
+    "304",
+    "list 100 versions",
+)
 
 
 def main() -> int:
@@ -54,11 +62,20 @@ def measure(root: Path, requests: int) -> dict[str, float]:
     async def setup() -> dict[str, Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t", auth=auth) as c:
-            for content in (b"a" * 10240, b"b" * 10240):
-                form = {"fileName": "f.bin", "useUniqueFileName": "false"}
-                response = await c.post("/api/v1/files/upload", files={"file": content}, data=form)
-                response.raise_for_status()
-            return dict(response.json())
+            for name, count in (("many.bin", 100), ("f.bin", 2)):
+                for n in range(count):
+                    content = n.to_bytes(4, "big") * 2560  # 10 KiB, each version its own
+                    form = {"fileName": name, "useUniqueFileName": "false"}
+                    response = await c.post(
+                        "/api/v1/files/upload", files={"file": content}, data=form
+                    )
+                    response.raise_for_status()
+                    if name == "many.bin":
+                        many = dict(response.json())
+            last = dict(response.json())
+            listed = await c.get(f"/v1/files/{last['fileId']}/versions")
+            older = next(v for v in listed.json() if "ik-obj-version" in v["url"])
+            return {**last, "many": many, "token_url": older["url"]}
 
     uploaded = asyncio.run(setup())
     version = f"/v1/files/{uploaded['fileId']}/versions/{uploaded['versionInfo']['id']}"
@@ -72,6 +89,16 @@ def measure(root: Path, requests: int) -> dict[str, float]:
             [(b"authorization", header)],
         ),
         "deliver 10 KiB": (delivered, b"", []),
+        "deliver 10 KiB by ik-obj-version": (
+            delivered,
+            urlsplit(str(uploaded["token_url"])).query.encode(),
+            [],
+        ),
+        "list 100 versions": (
+            f"/v1/files/{uploaded['many']['fileId']}/versions",
+            b"",
+            [(b"authorization", header)],
+        ),
     }
     results: dict[str, float] = {}
 
