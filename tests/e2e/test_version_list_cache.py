@@ -1,5 +1,6 @@
-"""The version list is answered again from a worker's memory only while the file's revision
-(moved by the database on every change: migration 0010) is the one it was made at.
+"""The version list, a version's details and a file's details are answered again from a
+worker's memory only while the file's revision (moved by the database on every change:
+migration 0010) is the one they were made at.
 
 Two workers, so a change made through one is listed by the other. After every kind of change
 the list on the fast path (cached) must equal the list the Litestar route builds afresh (a
@@ -31,9 +32,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         process.stop()
 
 
-def _lists(server: ServerProcess, file_id: str) -> tuple[Any, Any, str]:
-    """The fast path's list, asked enough times to reach both workers, and Litestar's."""
-    path = f"{server.base_url}/v1/files/{file_id}/versions"
+def _same_on_both_paths(path: str) -> httpx.Response:
+    """The fast path's answer, asked enough times to reach both workers, equal to Litestar's
+    (a query string takes that route): status, ETag and body."""
     answers = [httpx.get(path, auth=AUTH) for _ in range(6)]
     fresh = httpx.get(path + "?&", auth=AUTH)
     assert fresh.status_code == 200, fresh.text
@@ -41,7 +42,20 @@ def _lists(server: ServerProcess, file_id: str) -> tuple[Any, Any, str]:
         assert answer.status_code == 200, answer.text
         assert answer.json() == fresh.json()
         assert answer.headers["etag"] == fresh.headers["etag"]
-    return answers[-1].json(), fresh.json(), answers[-1].headers["etag"]
+    return answers[-1]
+
+
+def _lists(server: ServerProcess, file_id: str) -> tuple[Any, Any, str]:
+    """The version list (and, beside it, the details of the file and of every version, which
+    are kept the same way), each checked on both paths."""
+    base = f"{server.base_url}/v1/files/{file_id}"
+    listed = _same_on_both_paths(f"{base}/versions")
+    details = _same_on_both_paths(f"{base}/details")
+    assert details.json() == listed.json()[0]  # the current version, first in the list
+    for version in listed.json():
+        one = _same_on_both_paths(f"{base}/versions/{version['versionInfo']['id']}")
+        assert one.json() == version
+    return listed.json(), details.json(), listed.headers["etag"]
 
 
 def test_every_change_to_a_file_reaches_its_cached_version_list(server: ServerProcess) -> None:

@@ -31,8 +31,8 @@ class AppContext:
     bandwidth: BandwidthCounter
     purges: Purges
     bulk_jobs: BulkJobRunner
-    # Encoded version lists, each served again while its file's revision holds (fast_reads).
-    version_lists: AnswerCache = field(default_factory=AnswerCache)
+    # Encoded answers of the fast reads, each served again while its file's revision holds.
+    answers: AnswerCache = field(default_factory=AnswerCache)
 
 
 def context_of(request: Request[Any, Any, Any]) -> AppContext:

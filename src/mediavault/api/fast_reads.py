@@ -38,6 +38,7 @@ from mediavault.errors import AssetNotFound
 from mediavault.serializers import file_struct, version_list
 from mediavault.services import files, versions
 from mediavault.services.files import checked_file_id
+from mediavault.services.versions import checked_version_id
 from mediavault.storage.lookups import LISTED_COLUMNS
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -50,42 +51,76 @@ _ID_IN_LIST = LISTED_COLUMNS.index("id")
 
 
 async def _version(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
-    lookup = versions.get_version_and_current
-    item, current_id = await run_lookup(ctx, lookup, ctx.stores, match[1], match[2])
-    return file_struct(item, ctx.urls), current_id
+    answer = await run_lookup(ctx, _version_answer, ctx, match[1], match[2])
+    return answer.body, answer.etag_id
 
 
 async def _versions(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
-    answer = await run_lookup(ctx, _version_list, ctx, match[1])
+    answer = await run_lookup(ctx, _version_list_answer, ctx, match[1])
+    return answer.body, answer.etag_id
+
+
+async def _details(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
+    answer = await run_lookup(ctx, _details_answer, ctx, match[1])
     return answer.body, answer.etag_id
 
 
 _encode = msgspec.json.Encoder().encode
 
 
-def _version_list(ctx: AppContext, file_id: str) -> CachedAnswer:
-    """services.versions.list_versions, encoded, as rows: the same checks and errors. The
-    worker's last answer for the file if its revision is still the file's (api/answer_cache)."""
+def _version_answer(ctx: AppContext, file_id: str, version_id: str) -> CachedAnswer:
+    file_id, version_id = checked_file_id(file_id), checked_version_id(version_id)
+
+    def made() -> tuple[bytes, str]:
+        found = versions.get_version_and_current(ctx.stores, file_id, version_id)
+        return _encode(file_struct(found[0], ctx.urls)), found[1]
+
+    return _kept(ctx, f"version {file_id} {version_id}", file_id, made)
+
+
+def _version_list_answer(ctx: AppContext, file_id: str) -> CachedAnswer:
+    """services.versions.list_versions, as rows (storage.lookups.VersionList): the same
+    checks and errors."""
     file_id = checked_file_id(file_id)
+
+    def made() -> tuple[bytes, str]:
+        with ctx.stores.meta.lookups() as lookups:
+            found = lookups.version_list(file_id)
+        if found is None:
+            raise AssetNotFound()
+        return _encode(version_list(found, ctx.urls)), found.rows[0][_ID_IN_LIST]
+
+    return _kept(ctx, f"versions {file_id}", file_id, made)
+
+
+def _details_answer(ctx: AppContext, file_id: str) -> CachedAnswer:
+    file_id = checked_file_id(file_id)
+
+    def made() -> tuple[bytes, str]:
+        item = files.get_details(ctx.stores, file_id)
+        return _encode(file_struct(item, ctx.urls)), item.version.id
+
+    return _kept(ctx, f"details {file_id}", file_id, made)
+
+
+def _kept(
+    ctx: AppContext, key: str, file_id: str, made: Callable[[], tuple[bytes, str]]
+) -> CachedAnswer:
+    """The worker's answer for `key` if the file's revision is still the one it was made at
+    (api/answer_cache.py); else a new one, made by `made` and kept. The revision is read
+    before the answer is made, so a kept answer is never older than its revision: a write in
+    between only makes the next request make it again."""
     with ctx.stores.meta.lookups() as lookups:
         revision = lookups.revision(file_id)
-        if revision is None:
-            raise AssetNotFound()
-        cached = ctx.version_lists.get(file_id, revision)
-        if cached is not None:
-            return cached
-        found = lookups.version_list(file_id)
-    if found is None:
-        raise AssetNotFound()
-    body = _encode(version_list(found, ctx.urls))
-    answer = CachedAnswer(found.revision, body, found.rows[0][_ID_IN_LIST])  # current first
-    ctx.version_lists.put(file_id, answer)
+    if revision is not None:
+        kept = ctx.answers.get(key, revision)
+        if kept is not None:
+            return kept
+    body, etag_id = made()  # no file: the route's own error
+    answer = CachedAnswer(revision if revision is not None else -1, body, etag_id)
+    if revision is not None:
+        ctx.answers.put(key, answer)
     return answer
-
-
-async def _details(ctx: AppContext, match: re.Match[str]) -> tuple[Any, str]:
-    item = await run_lookup(ctx, files.get_details, ctx.stores, match[1])
-    return file_struct(item, ctx.urls), item.version.id
 
 
 _PREFIX = "/v1/files/"
