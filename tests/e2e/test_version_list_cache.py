@@ -1,6 +1,6 @@
-"""The version list, a version's details and a file's details are answered again from a
-worker's memory only while the file's revision (moved by the database on every change:
-migration 0010) is the one they were made at.
+"""The version list, a version's details, a file's details and small deliveries are answered
+again from a worker's memory only while the file's revision (moved by the database on every
+change: migration 0010) is the one they were made at.
 
 Two workers, so a change made through one is listed by the other. After every kind of change
 the list on the fast path (cached) must equal the list the Litestar route builds afresh (a
@@ -9,6 +9,7 @@ query string takes that route), and show the change.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,6 +46,23 @@ def _same_on_both_paths(path: str) -> httpx.Response:
     return answers[-1]
 
 
+def _deliveries_agree(listed: list[Any]) -> None:
+    """Every version's URL, asked enough times to reach both workers (their kept answers,
+    api/routes/delivery.py), answers as the same URL with a parameter no one asked before,
+    which no worker has kept: status, ETag, caching and body; and as a 304 when it should."""
+    for url in {v["url"] for v in listed}:
+        fresh = httpx.get(f"{url}{'&' if '?' in url else '?'}fresh={secrets.token_hex(8)}")
+        for _ in range(4):
+            kept = httpx.get(url)
+            assert kept.status_code == fresh.status_code, (url, kept.text)
+            assert kept.content == fresh.content
+            for name in ("etag", "cache-control", "content-type", "last-modified"):
+                assert kept.headers.get(name) == fresh.headers.get(name), name
+        if fresh.status_code == 200:
+            again = httpx.get(url, headers={"if-none-match": fresh.headers["etag"]})
+            assert again.status_code == 304 and again.content == b""
+
+
 def _lists(server: ServerProcess, file_id: str) -> tuple[Any, Any, str]:
     """The version list (and, beside it, the details of the file and of every version, which
     are kept the same way), each checked on both paths."""
@@ -75,10 +93,12 @@ def test_every_change_to_a_file_reaches_its_cached_version_list(server: ServerPr
 
     def check(change: Callable[[], object], shows: Callable[[list[Any]], bool]) -> None:
         before, _, _ = _lists(server, file_id)
+        _deliveries_agree(before)  # and now kept by the workers that answered
         change()
         after, _, _ = _lists(server, file_id)
         assert after != before
         assert shows(after), after
+        _deliveries_agree(before + after)  # old paths and tokens included
 
     check(lambda: upload(b"three"), lambda vs: vs[0]["versionInfo"]["name"] == "Version 3")
     check(

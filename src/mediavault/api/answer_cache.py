@@ -16,46 +16,53 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 MAX_BYTES = 8 * 1024 * 1024
+T = TypeVar("T")
 
 
 class CachedAnswer(NamedTuple):
+    """A fast read's answer (api/fast_reads.py)."""
+
     revision: int
     body: bytes
     etag_id: str  # the current version's id: the answer's ETag
 
 
-class AnswerCache:
+class AnswerCache(Generic[T]):
+    """Answers by key, each with the revision of its file and its size in bytes."""
+
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self._max_bytes = max_bytes
-        self._entries: OrderedDict[str, CachedAnswer] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int, int, T]] = OrderedDict()
         self._bytes = 0
         # PostgreSQL lookups run in worker threads: the dictionary's moves must not interleave.
         self._lock = threading.Lock()
 
-    def get(self, key: str, revision: int) -> CachedAnswer | None:
+    def get(self, key: str, revision: int) -> T | None:
         with self._lock:
             found = self._entries.get(key)
-            if found is None or found.revision != revision:
+            if found is None or found[0] != revision:
                 return None
             self._entries.move_to_end(key)
-            return found
+            return found[2]
 
-    def put(self, key: str, answer: CachedAnswer) -> None:
-        size = len(answer.body)
+    def put(self, key: str, revision: int, answer: T, size: int) -> None:
         if size > self._max_bytes // 10:
             return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._bytes -= len(old.body)
-            self._entries[key] = answer
+                self._bytes -= old[1]
+            self._entries[key] = (revision, size, answer)
             self._bytes += size
             while self._bytes > self._max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= len(evicted.body)
+                _, (_, evicted, _) = self._entries.popitem(last=False)
+                self._bytes -= evicted
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries  # one dictionary probe: no lock needed
 
     @property
     def size_bytes(self) -> int:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from anyio import to_thread
 from litestar import Request
 
-from mediavault.api.answer_cache import AnswerCache
+from mediavault.api.answer_cache import AnswerCache, CachedAnswer
 from mediavault.config import Settings
 from mediavault.services.bandwidth import BandwidthCounter
 from mediavault.services.bulk_jobs import BulkJobRunner
@@ -32,7 +32,9 @@ class AppContext:
     purges: Purges
     bulk_jobs: BulkJobRunner
     # Encoded answers of the fast reads, each served again while its file's revision holds.
-    answers: AnswerCache = field(default_factory=AnswerCache)
+    answers: AnswerCache[CachedAnswer] = field(default_factory=AnswerCache)
+    # Whole small deliveries, served again while their file's revision holds (delivery.py).
+    deliveries: AnswerCache[Any] = field(default_factory=AnswerCache)
 
 
 def context_of(request: Request[Any, Any, Any]) -> AppContext:

@@ -119,7 +119,7 @@ def _kept(
     body, etag_id = made()  # no file: the route's own error
     answer = CachedAnswer(revision if revision is not None else -1, body, etag_id)
     if revision is not None:
-        ctx.answers.put(key, answer)
+        ctx.answers.put(key, revision, answer, len(body))
     return answer
 
 

@@ -105,6 +105,7 @@ class Delivered(Struct, frozen=True):
     is_private_file: bool
     is_published: bool
     updated_at: int  # when the URL's version last changed: FileVersion.updated_at
+    revision: int  # the file's (migration 0010); -1 when made from a record, which has none
 
 
 def delivered(item: FileVersion) -> Delivered:
@@ -121,6 +122,7 @@ def delivered(item: FileVersion) -> Delivered:
         version.metadata.is_private_file,
         version.metadata.is_published,
         item.updated_at,
+        -1,
     )
 
 

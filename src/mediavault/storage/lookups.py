@@ -99,6 +99,7 @@ _DELIVERED_COLUMNS = (
     versions.c.is_private_file,
     versions.c.is_published,
     sa.case((versions.c.is_current, files.c.updated_at), else_=versions.c.updated_at),
+    files.c.revision,
 )
 
 
@@ -129,6 +130,7 @@ VERSION_LIST = (
 )
 # The file's revision (migration 0010): whether an answer cached about it still holds.
 FILE_REVISION = sa.select(files.c.revision).where(_FILE_ID)
+REVISION_AT_PATH = sa.select(files.c.revision).where(files.c.file_path == sa.bindparam("file_path"))
 STATEMENTS = (
     ONE_VERSION,
     CURRENT_VERSION,
@@ -139,6 +141,7 @@ STATEMENTS = (
     DELIVERED_AT_PATH,
     DELIVERED_BY_TOKEN,
     FILE_REVISION,
+    REVISION_AT_PATH,
 )
 
 # Rows by position, in the order of the statement's columns, with the column types converted.
@@ -218,6 +221,11 @@ class Lookups:
     def revision(self, file_id: str) -> int | None:
         """The file's revision; None if there is no such file."""
         rows = self._run(FILE_REVISION, {"file_id": file_id})
+        return rows[0][0] if rows else None
+
+    def revision_at_path(self, file_path: str) -> int | None:
+        """The revision of the file at the path; None if there is none."""
+        rows = self._run(REVISION_AT_PATH, {"file_path": file_path})
         return rows[0][0] if rows else None
 
     def versions(self, file_id: str) -> list[FileVersion]:
@@ -315,7 +323,8 @@ class _Records(_FileRecords):
 _RECORDS = {
     statement: _Records(statement)
     for statement in STATEMENTS
-    if statement not in (VERSION_LIST, DELIVERED_AT_PATH, DELIVERED_BY_TOKEN, FILE_REVISION)
+    if statement
+    not in (VERSION_LIST, DELIVERED_AT_PATH, DELIVERED_BY_TOKEN, FILE_REVISION, REVISION_AT_PATH)
 }
 _LIST_FILE = _FileRecords(VERSION_LIST)
 _CURRENT_ID_AT = [str(c.key) for c in ONE_VERSION.selected_columns].index(CURRENT_ID_COLUMN)

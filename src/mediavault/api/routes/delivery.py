@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_tz
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote
 
 import msgspec
@@ -98,9 +98,20 @@ def route_template(prefix: str) -> str:
     return f"{prefix}/{{filePath}}"
 
 
+class KeptReply(NamedTuple):
+    """A small delivery's whole answer, kept per worker while its file's revision holds: the
+    ETag and date its conditions are checked against, the headers of its 304 and its 200."""
+
+    etag: str
+    last_modified: int
+    not_modified: list[tuple[bytes, bytes]]
+    ok: list[tuple[bytes, bytes]]
+    body: bytes
+
+
 async def serve(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
     try:
-        response = await _respond(ctx, scope)
+        response = _kept_reply(ctx, scope) or await _respond(ctx, scope)
     except Exception as exc:  # every failure, expected or not, goes through the one error table
         answer = answer_for(exc, str(scope.get("method", "GET")), _logged_path(scope))
         body = _encode(answer.body)
@@ -116,6 +127,68 @@ async def serve(ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> 
         await response(scope, receive, send)
         return
     await response(scope, receive, _counted(ctx, send))  # type: ignore[arg-type]  # litestar and starlette ASGI types
+
+
+def _kept_key(scope: Scope) -> str | None:
+    raw_path = scope.get("raw_path")
+    if not raw_path or scope.get("method") not in ("GET", "HEAD"):
+        return None
+    return (raw_path + b"?" + scope.get("query_string", b"")).decode("latin-1")
+
+
+def _kept_reply(ctx: AppContext, scope: Scope) -> Reply | None:
+    """The worker's kept answer to this URL, if it has one and the file at the URL's path is
+    still at the revision it was made at (the revision moves with every change to the file or
+    its versions: migration 0010); None otherwise, and the request is answered in full. Only
+    on SQLite, where that check is a local read: on PostgreSQL it would cost what the lookup
+    itself costs."""
+    key = _kept_key(scope)
+    if key is None or key not in ctx.deliveries or not ctx.stores.meta.lookups_inline:
+        return None
+    conditions = _Conditions(scope)
+    if conditions.range is not None:
+        return None
+    request = _parsed(ctx.settings.normalized_delivery_prefix, scope)
+    with ctx.stores.meta.lookups() as lookups:
+        revision = lookups.revision_at_path(request.file_path)
+    kept: KeptReply | None = None if revision is None else ctx.deliveries.get(key, revision)
+    if kept is None:
+        return None
+    if conditions.not_modified(kept.etag, kept.last_modified):
+        return Reply(304, list(kept.not_modified), b"")  # copies: middleware adds headers
+    return Reply(200, list(kept.ok), kept.body if scope.get("method") == "GET" else b"")
+
+
+def _keep(
+    ctx: AppContext,
+    scope: Scope,
+    request: DeliveryRequest,
+    item: Delivered,
+    headers: dict[str, str],
+    reply: Reply | Response,
+) -> None:
+    """Keep a plain or token URL's small answer whose bytes anyone may have: not signed, not
+    private, read whole (pathsend answers, ranges and renditions are not kept)."""
+    if (
+        type(reply) is Reply
+        and reply.status == 200
+        and scope.get("method") == "GET"
+        and item.revision >= 0
+        and not item.is_private_file
+        and item.is_published
+        and "ik-s" not in request.params
+        and ctx.stores.meta.lookups_inline
+    ):
+        key = _kept_key(scope)
+        if key is not None:
+            kept = KeptReply(
+                headers["etag"],
+                item.updated_at // 1000,
+                _raw(headers),
+                reply.headers,
+                reply.body,
+            )
+            ctx.deliveries.put(key, item.revision, kept, len(reply.body) + 512)
 
 
 def _counted(ctx: AppContext, send: Send) -> Send:
@@ -202,9 +275,11 @@ async def _respond(ctx: AppContext, scope: Scope) -> Reply | Response:
         await to_thread.run_sync(delivery.ensure_stored, ctx.stores, item)
         return streamed_blob(ctx.stores.blobs, item, headers, scope)
     try:
-        return _send_file(local, item.mime, headers, conditions, method)
+        reply = _send_file(local, item.mime, headers, conditions, method)
     except FileNotFoundError:
         raise delivery.missing_blob(item) from None
+    _keep(ctx, scope, request, item, headers, reply)
+    return reply
 
 
 def _send_rendition(
