@@ -172,3 +172,35 @@ def test_the_files_revision_moves_with_each_change_in_the_database(
     assert revision() > seen[3]
     execute_sql(server, f"DELETE FROM versions WHERE file_id = '{file_id}' AND NOT is_current")
     assert revision() > seen[3] + 1
+
+
+def test_a_file_made_again_at_a_path_is_never_answered_with_the_old_ones_bytes(
+    server: ServerProcess,
+) -> None:
+    """Revisions come from one clock for the library: a new file at the same path (its
+    predecessor deleted and purged) starts above every revision its predecessor had."""
+    client = ImageKit(private_key=TEST_KEY, base_url=server.base_url, max_retries=0)
+
+    def upload(content: bytes) -> Any:
+        return client.files.upload(
+            file=content, file_name="again.txt", folder="/again", use_unique_file_name=False
+        )
+
+    def revision(file_id: str) -> int:
+        return int(sql(server, f"SELECT revision FROM files WHERE id = '{file_id}'")[0][0])
+
+    old = upload(b"the old bytes")
+    assert old.file_id and old.url
+    for _ in range(4):  # kept by both workers
+        assert httpx.get(old.url).content == b"the old bytes"
+    last_old = revision(old.file_id)
+    client.files.delete(old.file_id)
+    purged = httpx.delete(f"{server.base_url}/v1/trash/{old.file_id}", auth=AUTH)
+    assert purged.status_code in (200, 204), purged.text
+
+    new = upload(b"new")
+    assert new.file_id and new.file_id != old.file_id and new.url
+    assert revision(new.file_id) > last_old
+    for _ in range(4):
+        answer = httpx.get(new.url)
+        assert answer.status_code == 200 and answer.content == b"new"

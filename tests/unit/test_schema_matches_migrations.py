@@ -19,4 +19,9 @@ def test_migrations_build_the_declared_schema(tmp_path: Path) -> None:
             differences = compare_metadata(MigrationContext.configure(connection), tables.metadata)
     finally:
         engine.dispose()
+    # Not declared: SQLite's revision clock, a row that only the triggers of migration 0010
+    # read and write (PostgreSQL's is a sequence).
+    differences = [
+        d for d in differences if not (d[0] == "remove_table" and d[1].name == "revision_clock")
+    ]
     assert differences == []
