@@ -1,12 +1,13 @@
-"""Version lists answered again from memory while the file has not changed.
+"""Answers served again from a worker's memory while their file has not changed.
 
-A list of 100 versions costs about a millisecond of a worker's CPU to read and encode (fetching
-2,400 values, building 100 File objects, 60 KB of JSON), and a client, a console or a CDN
-asks for the same list again and again. Each worker keeps the encoded answers it made, with
-the file's revision they were made at (`files.revision`, which the database itself moves on
-every change to the file or one of its versions: migration 0010). An answer is served again
-only after one statement has read the same revision, so it is never older than what a fresh
-read would give: a write committed by any worker or host moves the revision first.
+A list of 100 versions costs about a millisecond of a worker's CPU to read and encode, a
+version's details or a small delivery tens of microseconds, and clients, the console and CDNs
+ask for the same ones again and again. Each worker keeps the answers it made (the fast reads'
+in api/fast_reads.py, small deliveries' in api/routes/delivery.py), with the file's revision
+they were made at (`files.revision`, which the database itself moves on every change to the
+file or one of its versions, from one clock for the library: migration 0010). An answer is
+served again only after one statement has read the same revision, so it is never older than
+what a fresh read would give: a write committed by any worker or host moves the revision.
 
 Bounded by bytes (least recently used out first); an answer larger than a tenth of the bound
 is not kept.

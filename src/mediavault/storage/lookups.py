@@ -35,11 +35,14 @@ from mediavault.domain.models import (
 from mediavault.storage.tables import files, versions
 
 _FILE_PREFIX = "file__"
+# File columns no record holds: the path is its folder and name; the revision is read on its
+# own, by the answers kept in memory (api/answer_cache.py).
+_NOT_IN_RECORDS = frozenset({"file_path", "revision"})
 # Every column the records hold, each once: a file's path is its folder and name, and a
 # version's file_id is the file's id. Each value costs the sqlite3 module an object per row,
 # which on a list of 100 versions is most of the statement's time (profiled).
 _COLUMNS = (
-    *(c.label(f"{_FILE_PREFIX}{c.name}") for c in files.c if c is not files.c.file_path),
+    *(c.label(f"{_FILE_PREFIX}{c.name}") for c in files.c if c.name not in _NOT_IN_RECORDS),
     *(c for c in versions.c if c is not versions.c.file_id),
 )
 _FILE_WITH_VERSIONS = sa.select(*_COLUMNS).join_from(
@@ -122,7 +125,7 @@ LISTED_COLUMNS = (
 VERSION_LIST = (
     sa.select(
         *(versions.c[name] for name in LISTED_COLUMNS),
-        *(c.label(f"{_FILE_PREFIX}{c.name}") for c in files.c if c is not files.c.file_path),
+        *(c.label(f"{_FILE_PREFIX}{c.name}") for c in files.c if c.name not in _NOT_IN_RECORDS),
     )
     .join_from(files, versions, versions.c.file_id == files.c.id)
     .where(_FILE_ID)
@@ -216,7 +219,7 @@ class Lookups:
         first = next((n for n, row in enumerate(rows) if row[current]), 0)
         if first:
             rows.insert(0, rows.pop(first))
-        return VersionList(_LIST_FILE.file(rows[0]), rows, rows[0][_REVISION_IN_LIST])
+        return VersionList(_LIST_FILE.file(rows[0]), rows)
 
     def revision(self, file_id: str) -> int | None:
         """The file's revision; None if there is no such file."""
@@ -249,13 +252,9 @@ class VersionList(NamedTuple):
 
     file: File
     rows: Rows  # each row: LISTED_COLUMNS, then the file's columns; types converted
-    revision: int  # the file's, read by the same statement as the rows
 
 
 _IS_CURRENT_IN_LIST = LISTED_COLUMNS.index("is_current")
-_REVISION_IN_LIST = [str(c.key) for c in VERSION_LIST.selected_columns].index(
-    f"{_FILE_PREFIX}revision"
-)
 
 # A record field read from a column of another name.
 _COLUMN_OF = {"digest": "blob_digest", "file_id": f"{_FILE_PREFIX}id"}
