@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mediavault.storage.prepared import Statements
 from mediavault.storage.tables import blob_leases, blobs, trashed_versions, versions
 
 
@@ -45,6 +46,7 @@ class UnfinishedBlob:
 
 class BlobQueries:
     _db: sa.Connection
+    _sql: Statements
 
     # Declared here, defined by storage.usage_queries (the Transaction has both).
     count_physical: Callable[..., None]
@@ -55,12 +57,12 @@ class BlobQueries:
         Returns True when the stored bytes must be rewritten on publishing: the row was marked
         for deletion, so its bytes may already be gone.
         """
-        self._db.execute(
+        self._sql.execute(
             _insert_blob_if_new(self._db.dialect.name),
             {"digest": lease.digest, "size": size, "created_at": now, "state": "pending"},
         )
         state = self._locked_state(lease.digest)
-        self._db.execute(
+        self._sql.execute(
             _INSERT_LEASE,
             {
                 "id": lease.id,
@@ -81,17 +83,17 @@ class BlobQueries:
         if state != "live":
             self.count_physical(size)
         if state is None:
-            self._db.execute(
+            self._sql.execute(
                 _INSERT_BLOB, {"digest": digest, "size": size, "created_at": now, "state": "live"}
             )
         elif state != "live":
-            self._db.execute(_MAKE_LIVE, {"b_digest": digest})
+            self._sql.execute(_MAKE_LIVE, {"b_digest": digest})
         if lease_id is None:
             return True
         return self.release_lease(lease_id)
 
     def release_lease(self, lease_id: str) -> bool:
-        deleted = self._db.execute(_DELETE_LEASE, {"b_id": lease_id})
+        deleted = self._sql.execute(_DELETE_LEASE, {"b_id": lease_id})
         return bool(deleted.rowcount)
 
     def mark_unreferenced_blobs(
@@ -117,7 +119,7 @@ class BlobQueries:
             return False
         if self._referenced(digest):
             return False
-        leased = self._db.execute(_LEASE_OF, {"b_digest": digest}).first()
+        leased = self._sql.execute(_LEASE_OF, {"b_digest": digest}).first()
         return leased is None
 
     def forget_blob(self, digest: str) -> None:
@@ -136,13 +138,13 @@ class BlobQueries:
         return [BlobLease(*row) for row in self._db.execute(query)]
 
     def _locked_state(self, digest: str) -> str | None:
-        row = self._db.execute(_LOCKED_STATE, {"b_digest": digest}).first()
+        row = self._sql.execute(_LOCKED_STATE, {"b_digest": digest}).first()
         return None if row is None else str(row.state)
 
     def _referenced(self, digest: str) -> bool:
         """By a version, or by a version in the trash: both need the bytes."""
         for query in _REFERENCES:
-            if self._db.execute(query, {"b_digest": digest}).first() is not None:
+            if self._sql.execute(query, {"b_digest": digest}).first() is not None:
                 return True
         return False
 

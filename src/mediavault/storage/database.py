@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,10 +77,21 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
     def _begin(connection: sa.Connection) -> None:
         # Writers take the lock up front: a deferred transaction that upgrades to a writer gets
         # SQLITE_BUSY at once, without waiting for busy_timeout.
+        # On the sqlite3 connection itself: through exec_driver_sql, SQLAlchemy's execution
+        # machinery cost a small upload more than the statement (bench/profile_writes.py).
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        begin = _BEGIN[mode]
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        try:
+            driver.execute(begin)
+        except sqlite3.Error as exc:  # as SQLAlchemy raises it: the store maps it to a conflict
+            raise sa.exc.DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
 
     return engine
+
+
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE")}
 
 
 def commit_barrier(engine: sa.Engine) -> CommitBarrier:

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mediavault.domain.ids import new_object_id
+from mediavault.storage.prepared import Statements
 from mediavault.storage.tables import file_events
 
 
@@ -24,6 +25,7 @@ class FileEvent:
 
 class HistoryQueries:
     _db: sa.Connection
+    _sql: Statements
 
     def add_file_event(
         self,
@@ -33,8 +35,8 @@ class HistoryQueries:
         version_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        self._db.execute(
-            sa.insert(file_events),
+        self._sql.execute(
+            _INSERT_EVENT,
             {
                 "id": new_object_id(),
                 "file_id": file_id,
@@ -59,3 +61,6 @@ class HistoryQueries:
     def has_file_events(self, file_id: str) -> bool:
         query = sa.select(file_events.c.seq).where(file_events.c.file_id == file_id).limit(1)
         return self._db.execute(query).first() is not None
+
+
+_INSERT_EVENT = sa.insert(file_events)

@@ -13,7 +13,6 @@ Connection's execution machinery was most of a version lookup's time).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -21,7 +20,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import msgspec
 import sqlalchemy as sa
 
 from mediavault.domain.models import (
@@ -32,6 +30,7 @@ from mediavault.domain.models import (
     Version,
     VersionMetadata,
 )
+from mediavault.storage.prepared import Prepared
 from mediavault.storage.tables import files, versions
 
 _FILE_PREFIX = "file__"
@@ -338,60 +337,12 @@ def through_connection(connection: sa.Connection) -> Runner:
     return run
 
 
-class _Prepared:
-    """A statement compiled once for one dialect, run on a raw DB-API cursor."""
-
-    def __init__(self, statement: sa.Select[Any], dialect: sa.Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.param_order = list(compiled.positiontup or ())
-        columns = list(statement.selected_columns)
-        # Only the columns whose type converts (JSON, booleans) are touched, by index.
-        self.conversions = [
-            (index, _converter(column.type, processor))
-            for index, column in enumerate(columns)
-            if (processor := column.type.result_processor(dialect, None)) is not None
-        ]
-
-    def rows(self, cursor: sqlite3.Cursor, params: dict[str, str]) -> Rows:
-        cursor.execute(self.sql, [params[name] for name in self.param_order])
-        conversions = self.conversions
-        rows = cursor.fetchall()
-        for n, row in enumerate(rows):
-            values = list(row)
-            for index, convert in conversions:
-                if values[index] is not None:
-                    values[index] = convert(values[index])
-            rows[n] = values
-        return rows
-
-
-def _converter(column_type: Any, processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    if isinstance(column_type, sa.JSON):
-        return decode_json
-    if isinstance(column_type, sa.Boolean):
-        return bool  # SQLAlchemy's int_to_boolean for a value that is not NULL, as a builtin
-    return processor
-
-
-def decode_json(text: str) -> Any:
-    # msgspec parses the same JSON as SQLAlchemy's json.loads, several times faster. Rows
-    # written before NaN was refused may hold it, which only json.loads reads. Most optional
-    # JSON columns hold JSON's null, which needs no parser.
-    if text == "null":
-        return None
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return json.loads(text)
-
-
 class SqliteLookups:
     """Raw sqlite3 connections for the lookups, one per reading thread, opened on first use."""
 
     def __init__(self, path: Path, dialect: sa.Dialect) -> None:
         self._path = path
-        self._prepared = {statement: _Prepared(statement, dialect) for statement in STATEMENTS}
+        self._prepared = {statement: Prepared(statement, dialect) for statement in STATEMENTS}
         self._local = threading.local()
 
     def lookups(self) -> Lookups:

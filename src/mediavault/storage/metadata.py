@@ -39,6 +39,7 @@ from mediavault.storage.idempotency_queries import IdempotencyQueries
 from mediavault.storage.listing import ListingQueries
 from mediavault.storage.lookups import IS_CURRENT, Lookups, SqliteLookups, through_connection
 from mediavault.storage.outbox_queries import OutboxQueries
+from mediavault.storage.prepared import statements_for
 from mediavault.storage.purge_queries import PurgeQueries
 from mediavault.storage.retention_queries import RetentionQueries
 from mediavault.storage.rows import file_from, tag_rows, version_from
@@ -127,6 +128,8 @@ class Transaction(
 ):
     def __init__(self, connection: sa.Connection) -> None:
         self._db = connection
+        # The statements built once, on SQLite past SQLAlchemy's execution machinery.
+        self._sql = statements_for(connection)
         self._usage_deltas = {}
         self._usage_recount = False
         self._folder_of = {}
@@ -135,12 +138,12 @@ class Transaction(
 
     def get_file(self, file_id: str, *, lock: bool = False) -> File | None:
         query = _FILE_LOCKED if lock else _FILE
-        row = self._db.execute(query, {"b_id": file_id}).first()
+        row = self._sql.execute(query, {"b_id": file_id}).first()
         return self._seen(file_from(row._mapping)) if row else None
 
     def get_file_by_path(self, file_path: str, *, lock: bool = False) -> File | None:
         query = _FILE_BY_PATH_LOCKED if lock else _FILE_BY_PATH
-        row = self._db.execute(query, {"b_file_path": file_path}).first()
+        row = self._sql.execute(query, {"b_file_path": file_path}).first()
         return self._seen(file_from(row._mapping)) if row else None
 
     def _seen(self, file: File) -> File:
@@ -152,7 +155,7 @@ class Transaction(
         return set(self._db.scalars(query))
 
     def insert_file(self, file: File) -> None:
-        self._db.execute(
+        self._sql.execute(
             _INSERT_FILE,
             {
                 "id": file.id,
@@ -169,7 +172,7 @@ class Transaction(
 
     def update_file(self, file_id: str, **values: Any) -> None:
         parameters = {f"b_{name}": value for name, value in values.items()}
-        self._db.execute(_update_file(tuple(values)), {"b_id": file_id, **parameters})
+        self._sql.execute(_update_file(tuple(values)), {"b_id": file_id, **parameters})
 
     def move_file(self, file_id: str, name: str, folder_path: str, now: int) -> None:
         self.count_file_moving(file_id, self.folder_of(file_id), folder_path)
@@ -198,7 +201,7 @@ class Transaction(
         reads them."""
         return [
             CustomMetadataField(row.id, row.name, row.label, row.schema, row.is_deleted)
-            for row in self._db.execute(_LIVE_FIELDS)
+            for row in self._sql.execute(_LIVE_FIELDS)
         ]
 
     # -- versions ------------------------------------------------------------------------------
@@ -213,7 +216,7 @@ class Transaction(
         return [version_from(row._mapping) for row in self._db.execute(query)]
 
     def count_versions(self, file_id: str) -> int:
-        return int(self._db.scalar(_COUNT_VERSIONS, {"b_file_id": file_id}) or 0)
+        return int(self._sql.execute(_COUNT_VERSIONS, {"b_file_id": file_id}).scalar() or 0)
 
     def count_versions_of(self, file_ids: list[str]) -> dict[str, int]:
         """Version counts of many files in one statement (the web console's grid)."""
@@ -234,7 +237,7 @@ class Transaction(
         return version_from(row._mapping) if row else None
 
     def get_current_version(self, file_id: str) -> Version | None:
-        row = self._db.execute(_CURRENT_VERSION, {"b_file_id": file_id}).first()
+        row = self._sql.execute(_CURRENT_VERSION, {"b_file_id": file_id}).first()
         return version_from(row._mapping) if row else None
 
     def get_version_by_token(self, file_id: str, token: str) -> Version | None:
@@ -244,7 +247,7 @@ class Transaction(
 
     def insert_version(self, version: Version) -> None:
         content, meta = version.content, version.metadata
-        self._db.execute(
+        self._sql.execute(
             _INSERT_VERSION,
             {
                 "id": version.id,
@@ -284,10 +287,10 @@ class Transaction(
 
     def _set_tags(self, version_id: str, metadata: VersionMetadata, *, new: bool = False) -> None:
         if not new:  # a version inserted in this transaction has no tag rows yet
-            self._db.execute(_DELETE_TAGS, {"b_version_id": version_id})
+            self._sql.execute(_DELETE_TAGS, {"b_version_id": version_id})
         rows = tag_rows(version_id, metadata)
         if rows:
-            self._db.execute(_INSERT_TAGS, rows)
+            self._sql.execute(_INSERT_TAGS, rows)
 
     def set_version_published(
         self, version_id: str, is_published: bool, token: str, updated_at: int
@@ -300,7 +303,7 @@ class Transaction(
 
     def demote_current_version(self, file_id: str, updated_at: int) -> None:
         # Runs before the promotion, so the one-current-per-file index never sees two.
-        demoted = self._db.execute(
+        demoted = self._sql.execute(
             _DEMOTE_CURRENT, {"b_file_id": file_id, "b_updated_at": updated_at}
         )
         for size in demoted.scalars():

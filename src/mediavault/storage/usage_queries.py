@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mediavault.storage.dialects import escape_like
+from mediavault.storage.prepared import Statements
 from mediavault.storage.tables import (
     blobs,
     files,
@@ -48,6 +49,7 @@ class Usage:
 
 class UsageQueries:
     _db: sa.Connection
+    _sql: Statements
     # folder path -> [files, versions, current_bytes, version_bytes, trash_bytes]
     _usage_deltas: dict[str, list[int]]
     # Set by a bulk import: the counters are recounted from the rows instead.
@@ -117,7 +119,7 @@ class UsageQueries:
             for folder_path in sorted(self._usage_deltas):
                 delta = self._usage_deltas[folder_path]
                 if any(delta):
-                    self._db.execute(
+                    self._sql.execute(
                         upsert,
                         {"folder_path": folder_path, **dict(zip(COLUMNS, delta, strict=True))},
                     )
