@@ -3,6 +3,7 @@ and migrations."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import os
@@ -117,7 +118,7 @@ class WriterQueue:
 
     def __init__(self, database: Path) -> None:
         self._path = Path(f"{database}.writer")  # holds no data: a power cut loses nothing
-        self._thread_lock = threading.Lock()
+        self._thread_lock = HandOffLock()
         self._holder: int | None = None  # the thread whose turn it is
         self._fd = -1
 
@@ -148,6 +149,50 @@ class WriterQueue:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+
+
+class HandOffLock:
+    """A lock taken in the order it was asked for: release hands it to the longest waiter.
+
+    threading.Lock lets a thread that asks for it just as it is released take it before the
+    threads already waiting, and with the GIL that thread is usually the one running: under 16
+    writers some uploads lost their turn again and again (the tail of bench/writes.py).
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+
+    def acquire(self, timeout: float = -1) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by release: the lock stayed held, now for this thread
+        with self._mutex:
+            try:
+                self._waiters.remove(turn)
+            except ValueError:
+                return True  # handed over between the timeout and now: this thread holds it
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # still held: by the next in line
+            else:
+                self._held = False
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 def writer_queue(engine: sa.Engine) -> WriterQueue | None:
