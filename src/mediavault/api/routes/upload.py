@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any, BinaryIO
 
-from anyio import to_thread
 from litestar import Request, Response, post
 
 from mediavault import serializers
 from mediavault.api import forms, openapi
 from mediavault.api.context import AppContext, context_of
-from mediavault.api.guards import UPLOAD_GUARDS
+from mediavault.api.guards import upload_guard
 from mediavault.api.idempotency import idempotently
-from mediavault.api.multipart import FormReader, decode_base64_file
+from mediavault.api.multipart import FormReader, decode_base64_file, in_thread
 from mediavault.api.preconditions import etag, if_match, if_none_match
 from mediavault.domain import upload_auth
 from mediavault.domain.models import FileVersion
@@ -32,7 +31,8 @@ def _upload_route(path: str, summary: str, description: str) -> post:
     """The decorator both upload versions share: one form, one answer, one set of errors."""
     return post(
         path,
-        guards=UPLOAD_GUARDS,
+        # No `guards`: _upload runs upload_guard itself, first, as Litestar would before the
+        # handler, without the copy of the route handler Litestar makes for every guard call.
         status_code=200,
         # The form reader enforces MEDIAVAULT_MAX_UPLOAD_BYTES itself, with ImageKit's message.
         request_max_body_size=None,
@@ -75,6 +75,9 @@ async def upload_file_v2(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _upload(request: Request[Any, Any, Any], api_version: int) -> Response[Any]:
+    # The guard of the upload routes, before the body is read (the key, unknown query
+    # parameters), as Litestar runs route guards.
+    await upload_guard(request, request.route_handler)
     ctx = context_of(request)
     settings, stores = ctx.settings, ctx.stores
     reader = FormReader(
@@ -123,7 +126,7 @@ async def _upload(request: Request[Any, Any, Any], api_version: int) -> Response
                     create_only=create_only,
                 )
 
-            result = await to_thread.run_sync(probe_and_store)
+            result = await in_thread(probe_and_store)
             metrics.VERSIONS_CREATED.inc()  # committed: a new file's first version, or the next
             body = serializers.upload_response(result, ctx.urls, response_fields)
             return Response(body, headers=etag(result.version.id))
@@ -156,7 +159,7 @@ def _checked_proof(
 
 async def _use(ctx: AppContext, proof: Proof | None) -> None:
     if proof is not None:
-        await to_thread.run_sync(client_uploads.use, ctx.stores, proof)
+        await in_thread(client_uploads.use, ctx.stores, proof)
 
 
 _URL = re.compile(rb"\s*[A-Za-z][A-Za-z0-9+.-]*://")
@@ -166,7 +169,7 @@ async def _file_from_text(text: StagedBlob, ctx: AppContext) -> StagedBlob:
     """A text `file` field holds a URL to fetch, or base64 (plain or a data URI)."""
     settings, blobs = ctx.settings, ctx.stores.blobs
     if not _URL.match(text.head):
-        return await to_thread.run_sync(decode_base64_file, blobs, text, settings.max_upload_bytes)
+        return await in_thread(decode_base64_file, blobs, text, settings.max_upload_bytes)
     blobs.discard(text)
     if text.size > MAX_URL_BYTES:
         raise InvalidRequest("Your request contains invalid file parameter. The URL is too long.")
