@@ -20,7 +20,7 @@ upload rather than finding the bytes already stored. The client is a few lines o
 sockets, with each request's bytes built before it is timed, so that it leaves the two cores
 to the servers; an answer counts only when it is a 200. `bench/suite.py` calls `measure_writes`
 and prints the figures with the rest of the suite; run alone, this prints them for mediavault
-on the embedded default (SQLite and local disk, one granian worker per core).
+on the embedded default (SQLite and local disk, one worker unless `--workers` says more).
 """
 
 from __future__ import annotations
@@ -253,6 +253,7 @@ class WritesRun:
     mediavault: Writes
     peer: Writes
     clients: int
+    workers: int
 
 
 def measure_writes(
@@ -270,13 +271,17 @@ def measure_writes(
     client (who goes first alternates), so that a machine whose load drifts affects both
     alike: per side, `count` sequential writes and `seconds` of concurrent ones a round. The
     latencies of every round are pooled."""
-    (root / "writes-data").mkdir()
-    (root / "writes-peer").mkdir()
-    server = ServerProcess(data=root / "writes-data" / "data", port=free_port(), workers=workers)
+    # Dirty pages of whatever ran before (the suite's gigabyte upload) would otherwise still be
+    # written back during the first rounds, and every fsync here would wait behind them.
+    os.sync()
+    here, peer_dir = root / f"writes-data-{workers}", root / f"writes-peer-{workers}"
+    here.mkdir()
+    peer_dir.mkdir()
+    server = ServerProcess(data=here / "data", port=free_port(), workers=workers)
     server.start()
     runs: dict[str, list[Writes]] = {"mediavault": [], "peer": []}
     try:
-        with seaweedfs(root / "writes-peer") as s3:
+        with seaweedfs(peer_dir) as s3:
             sides: list[tuple[str, str, Maker]] = [
                 ("mediavault", server.base_url, mediavault_upload),
                 ("peer", s3, seaweedfs_put),
@@ -288,7 +293,7 @@ def measure_writes(
                     runs[name].append(Writes(seq, writes, elapsed, every))
     finally:
         server.stop()
-    return WritesRun(_pooled(runs["mediavault"]), _pooled(runs["peer"]), clients)
+    return WritesRun(_pooled(runs["mediavault"]), _pooled(runs["peer"]), clients, workers)
 
 
 def _pooled(runs: list[Writes]) -> Writes:
@@ -300,24 +305,35 @@ def _pooled(runs: list[Writes]) -> Writes:
     )
 
 
-def rows(run: WritesRun) -> Iterator[tuple[str, float, float, str, float, str, bool]]:
-    """(figure, mediavault, baseline, unit, ratio, target, passed) for each write figure."""
+def rows(run: WritesRun) -> Iterator[tuple[str, float, float, str, float, str, bool | None]]:
+    """(figure, mediavault, baseline, unit, ratio, target, passed) for each write figure.
+
+    Issue 11's targets are for one worker (the embedded default); with more, the figures are
+    reported without a target."""
     mv, peer, n = run.mediavault, run.peer, run.clients
-    yield ("create a version, 10 KiB, sequential: median latency ÷ SeaweedFS PUT",
-           mv.median_ms, peer.median_ms, "ms", mv.median_ms / peer.median_ms, "≤ 1.0",
-           mv.median_ms <= peer.median_ms)  # fmt: skip
-    yield (f"{n} clients writing 10 KiB versions of distinct files: writes/s ÷ SeaweedFS PUT",
-           mv.per_second, peer.per_second, "writes/s", mv.per_second / peer.per_second,
-           "≥ 1.0", mv.per_second >= peer.per_second)  # fmt: skip
-    yield (f"{n} clients writing 10 KiB versions: p99 latency (SeaweedFS PUT's beside it)",
-           mv.p99_ms, peer.p99_ms, "ms", mv.p99_ms / peer.p99_ms, "< 100 ms",
-           mv.p99_ms < 100)  # fmt: skip
+    on = f"{run.workers} worker{'s' if run.workers > 1 else ''}"
+    targeted = run.workers == 1
+
+    def target(text: str, met: bool) -> tuple[str, bool | None]:
+        return (text, met) if targeted else ("report", None)
+
+    yield (f"create a version, 10 KiB, sequential, {on}: median latency ÷ SeaweedFS PUT",
+           mv.median_ms, peer.median_ms, "ms", mv.median_ms / peer.median_ms,
+           *target("≤ 1.0", mv.median_ms <= peer.median_ms))  # fmt: skip
+    yield (f"{n} clients writing 10 KiB versions of distinct files, {on}: writes/s ÷ "
+           "SeaweedFS PUT", mv.per_second, peer.per_second, "writes/s",
+           mv.per_second / peer.per_second,
+           *target("≥ 1.0", mv.per_second >= peer.per_second))  # fmt: skip
+    yield (f"{n} clients writing 10 KiB versions, {on}: p99 latency (SeaweedFS PUT's beside "
+           "it)", mv.p99_ms, peer.p99_ms, "ms", mv.p99_ms / peer.p99_ms,
+           *target("< 100 ms", mv.p99_ms < 100))  # fmt: skip
 
 
 def notes(run: WritesRun) -> str:
     mv, peer = run.mediavault, run.peer
     return (
-        f"Writes: sequential p99 {percentile(mv.sequential_ms, 99):.1f} ms (SeaweedFS "
+        f"Writes, {run.workers} worker(s): sequential p99 "
+        f"{percentile(mv.sequential_ms, 99):.1f} ms (SeaweedFS "
         f"{percentile(peer.sequential_ms, 99):.1f} ms); {run.clients} clients p50 "
         f"{mv.p50_ms:.1f} ms (SeaweedFS {peer.p50_ms:.1f} ms), {mv.writes} writes in "
         f"{mv.seconds:.1f} s (SeaweedFS {peer.writes} in {peer.seconds:.1f} s)"
@@ -334,7 +350,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--sequential", type=int, default=400, help="a round, per side")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=1, help="issue 11's targets: one")
     args = parser.parse_args()
     for name in ("MEDIAVAULT_TEST_DATABASE_URL", "MEDIAVAULT_TEST_BLOB_URL"):
         os.environ.pop(name, None)
@@ -346,7 +362,7 @@ def main() -> None:
     print("| figure | mediavault | baseline | ratio | target | result |")
     print("|---|---:|---:|---:|---|---|")
     for name, value, baseline, unit, ratio, target, passed in rows(run):
-        result = "pass" if passed else "FAIL"
+        result = "report" if passed is None else "pass" if passed else "FAIL"
         print(f"| {name} | {value:,.1f} {unit} | {baseline:,.1f} {unit} | {ratio:.2f} | "
               f"{target} | {result} |")  # fmt: skip
     print()
