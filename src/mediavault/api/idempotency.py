@@ -38,10 +38,13 @@ Run = Callable[[], Awaitable[Response[Any]]]
 
 
 async def idempotently(
-    request: Request[Any, Any, Any], run: Run, meaning: str | None = None
+    request: Request[Any, Any, Any],
+    run: Run,
+    meaning: str | Callable[[], str] | None = None,
 ) -> Response[Any]:
-    """`meaning`: what makes the request itself (services.idempotency.upload_meaning); by
-    default the digest of the raw body, which is the whole request of a JSON route."""
+    """`meaning`: what makes the request itself (services.idempotency.upload_meaning), or a
+    function that says it, called only for a request with the header; by default the digest
+    of the raw body, which is the whole request of a JSON route."""
     raw = request.headers.get(HEADER)
     if raw is None:
         return await run()
@@ -49,6 +52,8 @@ async def idempotently(
     ctx = context_of(request)
     if meaning is None:
         meaning = idempotency.body_meaning(await request.body())
+    elif callable(meaning):
+        meaning = meaning()
     conditions = [
         f"{name}: {value}" for name in CONDITIONS for value in request.headers.getall(name, [])
     ]

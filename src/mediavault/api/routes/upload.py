@@ -4,6 +4,7 @@ with the private key or, from browsers, a single-use signature (V1) or JWT (V2).
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any, BinaryIO
 
 from litestar import Request, Response, post
@@ -95,8 +96,10 @@ async def _upload(request: Request[Any, Any, Any], api_version: int) -> Response
         if staged is None or staged.size == 0:
             await _use(ctx, proof)  # a failed upload spends its proof too
             raise InvalidRequest("Your request is missing file parameter.")
-        # The request as read, whatever its multipart boundary: a retry matches it.
-        meaning = idempotency.upload_meaning(fields, staged.digest, form.file_is_text)
+        # The request as read, whatever its multipart boundary: a retry matches it. Worked
+        # out only for a request with an Idempotency-Key (a JSON text and a sha256 otherwise
+        # spent on every upload).
+        meaning = partial(idempotency.upload_meaning, fields, staged.digest, form.file_is_text)
 
         async def run() -> Response[Any]:
             nonlocal staged
