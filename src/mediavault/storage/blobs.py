@@ -11,11 +11,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -24,6 +25,7 @@ from mediavault.errors import BlobMissing, FileTooLarge, StorageFull
 from mediavault.storage.writeback import start_writeback
 
 HEAD_BYTES = 256 * 1024  # enough for MIME sniffing and for most image headers
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,20 @@ class PendingSync:
     `publish` waits for it before the rename (so the rule "a blob's data is durable before its
     entry exists" holds as before), `discard` before the unlink. Its error is raised by the
     first of them that waits, once: a readiness probe that stages and discards still fails
-    when the disk cannot sync."""
+    when the disk cannot sync.
 
-    def __init__(self, file: BinaryIO) -> None:
-        self._done = _pool().submit(_sync_and_close, file)
+    It also remembers whether `publish` moved the staging file away (renamed into place, or
+    removed as a duplicate): `discard`, which every upload calls at its end, then has no file
+    to remove and makes no system call for it."""
+
+    __slots__ = ("_done", "_lock", "_reported", "moved")
+
+    def __init__(self, fd: int) -> None:
+        """Takes over `fd`: closed by the sync's thread once the sync has ended."""
+        self._done = _pool().submit(_sync_and_close, fd)
         self._reported = False
         self._lock = threading.Lock()
+        self.moved = False
 
     def result(self) -> None:
         """Wait for the sync; raise its error (a full disk as StorageFull)."""
@@ -80,11 +90,11 @@ class PendingSync:
         raise error
 
 
-def _sync_and_close(file: BinaryIO) -> None:
+def _sync_and_close(fd: int) -> None:
     try:
-        os.fsync(file.fileno())
+        os.fsync(fd)
     finally:
-        file.close()
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -127,29 +137,29 @@ class BlobWriter:
         if len(self._head) < HEAD_BYTES:
             self._head += chunk[: HEAD_BYTES - len(self._head)]
         self._hash.update(chunk)
-        with self._no_space_is_an_answer():
+        try:
             self._sink.write(chunk)
+        except OSError as exc:
+            # A full disk drops the upload and says so (503), instead of an internal error.
+            if exc.errno not in _NO_SPACE:
+                raise
+            self.abort()
+            raise StorageFull() from exc
 
     def finish(self) -> StagedBlob:
         """The staged blob: durable, or (local disk) with its fsync under way, which publish
         waits for."""
-        with self._no_space_is_an_answer():
+        try:
             closed = self._sink.close()  # the completed upload, or the fsync started
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:  # as in write
+                raise
+            self.abort()
+            raise StorageFull() from exc
         self._closed = True
         pending = closed if isinstance(closed, PendingSync) else None
         digest = self._hash.hexdigest()
         return StagedBlob(self._location, digest, self._size, bytes(self._head), pending)
-
-    @contextmanager
-    def _no_space_is_an_answer(self) -> Iterator[None]:
-        """A full disk drops the upload and says so (503), instead of an internal error."""
-        try:
-            yield
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            self.abort()
-            raise StorageFull() from exc
 
     def abort(self) -> None:
         if not self._closed:
@@ -200,41 +210,65 @@ class BlobStore(Protocol):
         """How many staging objects exist."""
 
 
+_DIGEST = re.compile("[0-9a-f]{64}")
+
+
 def blob_key(digest: str) -> str:
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    if _DIGEST.fullmatch(digest) is None:
         raise ValueError(f"not a sha256 digest: {digest!r}")
     return f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
 
 
+# What open(path, "xb") asks for, without the file object around the descriptor.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
 class _FileSink:
+    """The staging file, through its bare descriptor: no file object, and none of the fstat
+    that opening one costs."""
+
     # Writeback is started for every this many bytes written (see mediavault.storage.writeback).
     WRITEBACK_BYTES = 8 * 1024 * 1024
 
-    def __init__(self, path: Path) -> None:
-        self._file = open(path, "xb", buffering=0)  # noqa: SIM115 - closed in close()
+    __slots__ = ("_fd", "_written", "_written_back")
+
+    def __init__(self, path: str) -> None:
+        self._fd = -1
+        self._fd = os.open(path, _CREATE, 0o666)
         self._written = 0
         self._written_back = 0
 
     def write(self, data: bytes) -> object:
-        view = memoryview(data)
-        while view:  # an unbuffered write may take only part of the data
-            view = view[self._file.write(view) or 0 :]
+        # After close or abort the descriptor is -1: a stray write fails (EBADF), it cannot
+        # reach whatever file reuses the number.
+        done = os.write(self._fd, data)
+        if done < len(data):
+            view = memoryview(data)[done:]
+            while view:  # a write may take only part of the data
+                view = view[os.write(self._fd, view) :]
         self._written += len(data)
         if self._written - self._written_back >= self.WRITEBACK_BYTES:
-            start_writeback(
-                self._file.fileno(), self._written_back, self._written - self._written_back
-            )
+            start_writeback(self._fd, self._written_back, self._written - self._written_back)
             self._written_back = self._written
         return len(data)
 
     def close(self) -> PendingSync | None:
         """Start the fsync (and the close after it) in another thread."""
-        if self._file.closed:
+        fd, self._fd = self._fd, -1
+        if fd < 0:
             return None
-        return PendingSync(self._file)
+        return PendingSync(fd)
 
     def abort(self) -> None:
-        self._file.close()
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        # A sink dropped without close or abort (a file object would be closed by its
+        # finalizer too).
+        if self._fd >= 0:
+            self.abort()
 
 
 class LocalBlobStore:
@@ -248,54 +282,91 @@ class LocalBlobStore:
         while not top.exists():
             top = top.parent
         make_durable_dirs(root / "sha256", top=top)
-        # One flag per shard directory sha256/ab/cd, set once this process has made it durable:
-        # later publishes into it cost no extra fsync.
+        # What this process knows to be durable, so that later publishes cost no extra fsync
+        # (shard directories are never removed): one flag per shard directory sha256/ab/cd
+        # (its entry in sha256/ab, and sha256/ab's in sha256/, synced after they existed), one
+        # per sha256/ab (its entry in sha256/). And whether the subdirectories of sha256/ and
+        # of each sha256/ab were listed before a sync of that directory: every one listed was
+        # made durable by it, whoever created it, so a library's existing shards cost each
+        # process one listing per sha256/ab instead of two fsyncs per shard.
         self._durable_shards = bytearray(256 * 256)
+        self._durable_tops = bytearray(256)
+        self._listed_tops = bytearray(256)
+        self._listed_root = False
         self._staging.mkdir(parents=True, exist_ok=True)
+        # Paths as strings, built by concatenation: no Path objects per upload.
+        self._sha256 = os.path.join(root, "sha256")
+        self._staging_prefix = os.path.join(self._staging, "")
 
     def stage(self, max_bytes: int) -> BlobWriter:
-        path = self._staging / staging_name(self._owner)
-        return BlobWriter(str(path), _FileSink(path), max_bytes, self)
+        location = self._staging_prefix + staging_name(self._owner)
+        return BlobWriter(location, _FileSink(location), max_bytes, self)
 
     def publish(self, staged: StagedBlob, overwrite: bool) -> None:
         """Durable when this returns: the staged data (fsynced by BlobWriter.finish, or in the
         thread it started, waited for here before the rename), the blob's entry and every
         directory on its path, so a version may reference it."""
-        if staged.pending_sync is not None:
-            staged.pending_sync.result()
-        final = self._path(staged.digest)
-        shard = int(staged.digest[:4], 16)
-        new_shard = not self._durable_shards[shard]
-        if new_shard:
-            _make_dirs(final.parent, top=self.root / "sha256")
+        pending = staged.pending_sync
+        if pending is not None:
+            pending.result()
+        digest = staged.digest
+        blob_key(digest)  # a digest, nothing else, goes into the path
+        top = self._sha256 + os.sep + digest[:2]
+        shard_dir = top + os.sep + digest[2:4]
+        final = shard_dir + os.sep + digest
+        shard = int(digest[:4], 16)
+        if not self._durable_shards[shard]:
+            _make_shard(top, shard_dir)
         if not overwrite and _size_or_none(final) == staged.size:
             # Identical bytes are stored once: the same digest is the same content.
-            Path(staged.location).unlink(missing_ok=True)
+            _unlink_if_there(staged.location)
         else:
             # rename is atomic within one file system: readers never see half a blob.
             os.replace(staged.location, final)
+        if pending is not None:
+            pending.moved = True
         # The blob's directory also after finding the blob there: another upload may have
-        # renamed it in an instant ago and not fsynced its entry yet. For a shard this process
-        # has not made durable yet, the parent of every directory on its path too, whoever
-        # created it (as make_durable_dirs does). All after the rename, together: each fsync
-        # waits for the disk, and the disk serves several at once in about the time of one
-        # (three directories: 16 ms one after the other, 4.5 ms together, on this machine's
-        # disk under load). The rename may reach the disk before them: its data was synced,
-        # and the upload's lease, durable before publishing, makes the collector remove the
-        # bytes if the version never commits.
-        directories = [final.parent]
-        if new_shard:
-            directories += [final.parent.parent, final.parent.parent.parent]
+        # renamed it in an instant ago and not fsynced its entry yet.
+        if self._durable_shards[shard]:
+            fsync_dir(shard_dir)
+            return
+        # For a shard this process has not made durable yet, the parent of every directory
+        # on its path too, whoever created it (as make_durable_dirs does): sha256/ab, and
+        # sha256/ unless sha256/ab is known durable. Each listed first when it never was, so
+        # that the sync covers every subdirectory seen. All after the rename, together: each
+        # fsync waits for the disk, and the disk serves several at once in about the time of
+        # one (three directories: 16 ms one after the other, 4.5 ms together, on this
+        # machine's disk under load). The rename may reach the disk before them: its data was
+        # synced, and the upload's lease, durable before publishing, makes the collector
+        # remove the bytes if the version never commits.
+        high = shard >> 8
+        shards_seen = None if self._listed_tops[high] else _subdirectories(top)
+        directories = [shard_dir, top]
+        tops_seen = None
+        if not self._durable_tops[high]:
+            directories.append(self._sha256)
+            if not self._listed_root:
+                tops_seen = _subdirectories(self._sha256)
         fsync_dirs(directories)
-        if new_shard:
-            self._durable_shards[shard] = 1
+        self._durable_shards[shard] = 1
+        self._durable_tops[high] = 1
+        if shards_seen is not None:
+            for low in shards_seen:
+                self._durable_shards[high << 8 | low] = 1
+            self._listed_tops[high] = 1
+        if tops_seen is not None:
+            for each in tops_seen:
+                self._durable_tops[each] = 1
+            self._listed_root = True
 
     def discard(self, staged: StagedBlob) -> None:
+        pending = staged.pending_sync
         try:
-            if staged.pending_sync is not None:
-                staged.pending_sync.settle()
+            if pending is not None:
+                pending.settle()
         finally:
-            Path(staged.location).unlink(missing_ok=True)
+            if pending is None or not pending.moved:  # else published: nothing is left
+                _unlink_if_there(staged.location)
 
     def delete(self, digest: str) -> None:
         self._path(digest).unlink(missing_ok=True)
@@ -362,14 +433,47 @@ def _mtime_ms_or_none(path: Path) -> int | None:
         return None
 
 
-def _size_or_none(path: Path) -> int | None:
+def _size_or_none(path: str | os.PathLike[str]) -> int | None:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except FileNotFoundError:
         return None
 
 
-def fsync_dir(path: Path) -> None:
+def _unlink_if_there(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _make_shard(top: str, shard_dir: str) -> None:
+    """Create sha256/ab/cd, and sha256/ab first if missing (their entries not synced): one
+    mkdir when the shard exists already, as in a library of many files."""
+    try:
+        os.mkdir(shard_dir)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        with suppress(FileExistsError):
+            os.mkdir(top)
+        with suppress(FileExistsError):
+            os.mkdir(shard_dir)
+
+
+def _subdirectories(directory: str) -> list[int]:
+    """The shard-named subdirectories (two lowercase hex digits) of `directory`, as numbers."""
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = entry.name
+            if len(name) == 2 and _HEX2.fullmatch(name) and entry.is_dir(follow_symlinks=False):
+                found.append(int(name, 16))
+    return found
+
+
+_HEX2 = re.compile("[0-9a-f]{2}")
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Make the directory's entries durable (its own entry is its parent's business)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -395,7 +499,7 @@ def _pool() -> ThreadPoolExecutor:
     return pool[1]
 
 
-def fsync_dirs(directories: list[Path]) -> None:
+def fsync_dirs(directories: Sequence[str | os.PathLike[str]]) -> None:
     """fsync every directory, at the same time; returns when all are synced (raises the first
     error, once all have ended)."""
     if len(directories) == 1:
@@ -408,13 +512,6 @@ def fsync_dirs(directories: list[Path]) -> None:
         wait(others)
     for each in others:
         each.result()
-
-
-def _make_dirs(directory: Path, top: Path) -> None:
-    """Create `directory` and its missing parents below `top` (their entries not synced)."""
-    parts = directory.relative_to(top).parts
-    for depth in range(1, len(parts) + 1):
-        top.joinpath(*parts[:depth]).mkdir(exist_ok=True)
 
 
 def make_durable_dirs(directory: Path, top: Path) -> None:
