@@ -46,8 +46,17 @@ from tests.support import TEST_KEY, ServerProcess, free_port
 
 from mediavault.config import Settings
 from mediavault.domain.ids import new_object_id, new_version_token
+from mediavault.domain.models import VersionMetadata
 from mediavault.storage.database import migrate
-from mediavault.storage.tables import blobs, files, folders, version_tags, versions
+from mediavault.storage.rows import custom_value_rows
+from mediavault.storage.tables import (
+    blobs,
+    files,
+    folders,
+    version_custom_values,
+    version_tags,
+    versions,
+)
 from mediavault.wiring import build_stores
 
 TAGS = [f"tag{i}" for i in range(40)]
@@ -123,7 +132,20 @@ def build_library(data: Path, count: int, env: dict[str, str]) -> str:
             [{"id": new_object_id()[:8] + f"{n:016x}", "folder_path": f"/f{n}/", "name": f"f{n}",
               "parent_path": "/", "created_at": now, "updated_at": now} for n in range(100)],
         )  # fmt: skip
-        for table, rows in ((files, file_rows), (versions, version_rows), (version_tags, tag_rows)):
+        # Custom metadata rows as the write paths keep them (storage/rows.py).
+        value_rows = [
+            r
+            for v in version_rows
+            for r in custom_value_rows(
+                v["id"], VersionMetadata(custom_metadata=v["custom_metadata"])
+            )
+        ]
+        for table, rows in (
+            (files, file_rows),
+            (versions, version_rows),
+            (version_tags, tag_rows),
+            (version_custom_values, value_rows),
+        ):
             for start in range(0, len(rows), 20_000):
                 db.execute(sa.insert(table), rows[start : start + 20_000])
         db.exec_driver_sql("ANALYZE")

@@ -19,7 +19,16 @@ import sqlalchemy as sa
 
 from mediavault.config import Settings
 from mediavault.domain.ids import new_object_id, new_version_token
-from mediavault.storage.tables import blobs, files, folders, version_tags, versions
+from mediavault.domain.models import VersionMetadata
+from mediavault.storage.rows import custom_value_rows
+from mediavault.storage.tables import (
+    blobs,
+    files,
+    folders,
+    version_custom_values,
+    version_tags,
+    versions,
+)
 from mediavault.wiring import build_stores, prepare_data_folder
 
 MEDIAVAULT = str(Path(sys.executable).parent / "mediavault")
@@ -73,7 +82,20 @@ def build_library(settings: Settings, version_count: int) -> None:
               "parent_path": "/", "created_at": now, "updated_at": now}
              for n in range(FOLDER_COUNT)],
         )  # fmt: skip
-        for table, rows in ((files, file_rows), (versions, version_rows), (version_tags, tag_rows)):
+        # Custom metadata rows as the write paths keep them (storage/rows.py).
+        value_rows = [
+            r
+            for v in version_rows
+            for r in custom_value_rows(
+                v["id"], VersionMetadata(custom_metadata=v["custom_metadata"])
+            )
+        ]
+        for table, rows in (
+            (files, file_rows),
+            (versions, version_rows),
+            (version_tags, tag_rows),
+            (version_custom_values, value_rows),
+        ):
             for start in range(0, len(rows), INSERT_BATCH):
                 db.execute(sa.insert(table), rows[start : start + INSERT_BATCH])
     stores.close()

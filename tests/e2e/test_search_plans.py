@@ -19,12 +19,20 @@ import sqlalchemy as sa
 
 from mediavault.api.listing_params import list_query
 from mediavault.config import Settings
-from mediavault.domain.models import FileVersion, Folder
+from mediavault.domain.models import FileVersion, Folder, VersionMetadata
 from mediavault.storage import search_plan
 from mediavault.storage.database import create_engine, migrate
 from mediavault.storage.metadata import MetadataStore
+from mediavault.storage.rows import custom_value_rows
 from mediavault.storage.search_sql import compare, compare_integer
-from mediavault.storage.tables import blobs, files, folders, version_tags, versions
+from mediavault.storage.tables import (
+    blobs,
+    files,
+    folders,
+    version_custom_values,
+    version_tags,
+    versions,
+)
 from tests.backends import backend_env
 
 NOW = 1_700_000_000_000
@@ -105,6 +113,13 @@ def _fill(db: sa.Connection, rng: random.Random) -> None:
     db.execute(sa.insert(files), file_rows)
     db.execute(sa.insert(versions), version_rows)
     db.execute(sa.insert(version_tags), tag_rows)
+    # As the write paths keep them (storage/rows.py).
+    value_rows = [
+        r
+        for v in version_rows
+        for r in custom_value_rows(v["id"], VersionMetadata(custom_metadata=v["custom_metadata"]))
+    ]
+    db.execute(sa.insert(version_custom_values), value_rows)
 
 
 QUERIES = [

@@ -13,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from mediavault.api.listing_params import list_query
-from mediavault.domain.models import FileVersion
+from mediavault.domain.models import FileVersion, VersionMetadata
 from mediavault.storage.database import create_engine, migrate
 from mediavault.storage.metadata import MetadataStore
-from mediavault.storage.tables import blobs, files, versions
+from mediavault.storage.rows import custom_value_rows
+from mediavault.storage.tables import blobs, files, version_custom_values, versions
 
 NOW = 1_700_000_000_000
 FILES = 30
@@ -40,9 +41,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetadataStore]:
                 for n in range(FILES)
             ],
         )  # fmt: skip
-        db.execute(
-            sa.insert(versions),
-            [
+        version_rows = [
                 {"id": f"v{number}{n:022d}", "file_id": f"file{n:020d}", "number": number,
                  "blob_digest": digest, "size": 1, "mime": "image/png", "file_type": "image",
                  "custom_metadata": {"brand": "x" if (n + number) % 2 else "y"},
@@ -51,8 +50,18 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetadataStore]:
                  "created_at": NOW + number, "updated_at": NOW + number}
                 for n in range(FILES)
                 for number in range(1, VERSIONS + 1)
+        ]  # fmt: skip
+        db.execute(sa.insert(versions), version_rows)
+        db.execute(
+            sa.insert(version_custom_values),
+            [
+                r
+                for v in version_rows
+                for r in custom_value_rows(
+                    v["id"], VersionMetadata(custom_metadata=v["custom_metadata"])
+                )
             ],
-        )  # fmt: skip
+        )
     yield MetadataStore(engine)
     engine.dispose()
 

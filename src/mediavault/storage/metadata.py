@@ -42,8 +42,14 @@ from mediavault.storage.outbox_queries import OutboxQueries
 from mediavault.storage.prepared import statements_for
 from mediavault.storage.purge_queries import PurgeQueries
 from mediavault.storage.retention_queries import RetentionQueries
-from mediavault.storage.rows import file_from, tag_rows, version_from
-from mediavault.storage.tables import custom_metadata_fields, files, version_tags, versions
+from mediavault.storage.rows import custom_value_rows, file_from, tag_rows, version_from
+from mediavault.storage.tables import (
+    custom_metadata_fields,
+    files,
+    version_custom_values,
+    version_tags,
+    versions,
+)
 from mediavault.storage.transfer_queries import TransferQueries
 from mediavault.storage.trash_queries import TrashQueries
 from mediavault.storage.upload_token_queries import UploadTokenQueries
@@ -274,6 +280,7 @@ class Transaction(
         )
         self.count_version(version.file_id, content.size, version.is_current)
         self._set_tags(version.id, meta, new=True)
+        self._set_custom_values(version.id, meta, new=True)
 
     def update_version_metadata(
         self, version_id: str, metadata: VersionMetadata, updated_at: int
@@ -284,6 +291,7 @@ class Transaction(
             .values(**_metadata_columns(metadata), updated_at=updated_at)
         )
         self._set_tags(version_id, metadata)
+        self._set_custom_values(version_id, metadata)
 
     def _set_tags(self, version_id: str, metadata: VersionMetadata, *, new: bool = False) -> None:
         if not new:  # a version inserted in this transaction has no tag rows yet
@@ -291,6 +299,17 @@ class Transaction(
         rows = tag_rows(version_id, metadata)
         if rows:
             self._sql.execute(_INSERT_TAGS, rows)
+
+    def _set_custom_values(
+        self, version_id: str, metadata: VersionMetadata, *, new: bool = False
+    ) -> None:
+        """The version's version_custom_values rows, as its custom metadata says: nothing to
+        do for a new version without any (an upload without customMetadata)."""
+        if not new:
+            self._sql.execute(_DELETE_CUSTOM_VALUES, {"b_version_id": version_id})
+        rows = custom_value_rows(version_id, metadata)
+        if rows:
+            self._sql.execute(_INSERT_CUSTOM_VALUES, rows)
 
     def set_version_published(
         self, version_id: str, is_published: bool, token: str, updated_at: int
@@ -370,6 +389,10 @@ _DELETE_TAGS = sa.delete(version_tags).where(
     version_tags.c.version_id == sa.bindparam("b_version_id")
 )
 _INSERT_TAGS = sa.insert(version_tags)
+_DELETE_CUSTOM_VALUES = sa.delete(version_custom_values).where(
+    version_custom_values.c.version_id == sa.bindparam("b_version_id")
+)
+_INSERT_CUSTOM_VALUES = sa.insert(version_custom_values)
 _DEMOTE_CURRENT = (
     sa.update(versions)
     .where(versions.c.file_id == sa.bindparam("b_file_id"), IS_CURRENT)

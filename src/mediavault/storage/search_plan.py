@@ -41,10 +41,13 @@ import sqlalchemy as sa
 
 from mediavault.domain.search import And, Condition, Or, Query
 from mediavault.storage.search_sql import (
+    CUSTOM,
     PATH,
     VersionFields,
     compare,
     compare_integer,
+    compile_query,
+    custom_candidates,
     mimes_of_formats,
 )
 from mediavault.storage.tables import files, version_tags, versions
@@ -95,6 +98,7 @@ class Plan:
     driver: Query | None = None  # for "filter": the conditions whose indexes are read
     matches: float = math.inf  # at most this many current versions match
     files: int = 0  # about this many files in the library
+    dialect: str = ""  # the database's (custom metadata's rows are read per dialect)
 
 
 def choose(db: sa.Connection, search: Search, forced: str | None = None) -> Plan:
@@ -105,6 +109,7 @@ def choose(db: sa.Connection, search: Search, forced: str | None = None) -> Plan
     windowed = search.sort_key in SORT_COLUMNS
     wanted = search.skip + search.limit
     file_count = _file_count(db)
+    dialect = db.dialect.name
     # Reading E matched rows and sorting them costs about as much per row as looking at one
     # row in sort order; in sort order, wanted * N / E rows are looked at. They cross at
     # E = sqrt(wanted * N).
@@ -120,7 +125,7 @@ def choose(db: sa.Connection, search: Search, forced: str | None = None) -> Plan
             sa.select(
                 *(
                     sa.select(sa.func.count())
-                    .select_from(_count_source(atom, cap).subquery())
+                    .select_from(_count_source(atom, cap, dialect).subquery())
                     .scalar_subquery()
                     for atom in atoms
                 )
@@ -138,13 +143,20 @@ def choose(db: sa.Connection, search: Search, forced: str | None = None) -> Plan
         name = "filter"
     elif windowed:
         name = "order"
-    return Plan(name, driver, estimate, file_count)
+    return Plan(name, driver, estimate, file_count, dialect)
 
 
 def run_filter(plan: Plan, statement: Statement, skip: int, limit: int) -> sa.Select[Any]:
     """The statement driven by the plan's indexed conditions; every condition still filters."""
     assert plan.driver is not None
-    return statement([_driver_condition(plan.driver)], limit).offset(skip)
+    driving = _driver_condition(plan.driver, plan.dialect)
+    if any(c.field.startswith(CUSTOM) for c in _conditions(plan.driver)):
+        # Custom metadata's rows give a superset of the versions that match: the driver's
+        # own conditions compared on each (the caller leaves them out when they are the
+        # whole search).
+        exact = VersionFields(current_only=True, dialect=plan.dialect, indexed=False)
+        driving = sa.and_(driving, compile_query(plan.driver, exact))
+    return statement([driving], limit).offset(skip)
 
 
 def run_order(
@@ -270,15 +282,22 @@ def _estimate(query: Query, counts: dict[Condition, int]) -> tuple[float, Query 
 
 
 def _indexed(c: Condition) -> bool:
-    """Whether an index finds the current versions the condition matches."""
+    """Whether an index finds the current versions the condition matches (custom metadata:
+    a superset of them)."""
+    if c.field.startswith(CUSTOM):
+        return custom_candidates(c, "") is not None
     return not c.negated and (
         c.field in _FILES_FIELDS or c.field in _VERSIONS_FIELDS or c.field == "tags"
     )
 
 
-def _count_source(c: Condition, cap: int) -> sa.Select[Any]:
+def _count_source(c: Condition, cap: int, dialect: str) -> sa.Select[Any]:
     """At most `cap` index entries for what an indexed condition matches: an upper bound on
     the current versions it matches."""
+    candidates = custom_candidates(c, dialect)
+    if candidates is not None:
+        union = sa.union_all(*candidates).subquery()
+        return sa.select(sa.literal(1)).select_from(union).limit(cap)
     if c.field in _FILES_FIELDS:
         where: Any = _indexed_condition(c)
         table: Any = files
@@ -299,9 +318,12 @@ def _indexed_condition(c: Condition) -> Any:
     return compare(column, "=" if c.field == PATH else c.op, c.values)
 
 
-def _driver_condition(driver: Query) -> Any:
+def _driver_condition(driver: Query, dialect: str) -> Any:
     """The indexed condition that drives the statement."""
     if isinstance(driver, Condition):
+        candidates = custom_candidates(driver, dialect)
+        if candidates is not None:
+            return versions.c.id.in_(sa.union_all(*candidates))
         if driver.field == "tags":
             tagged = sa.select(version_tags.c.version_id).where(
                 version_tags.c.tag.in_([str(v) for v in driver.values])
@@ -310,14 +332,17 @@ def _driver_condition(driver: Query) -> Any:
         if driver.field in _VERSIONS_FIELDS:
             return sa.and_(versions.c.is_current, _indexed_condition(driver))
         return _indexed_condition(driver)
-    return versions.c.id.in_(sa.union_all(*_driver_ids(driver)))
+    return versions.c.id.in_(sa.union_all(*_driver_ids(driver, dialect)))
 
 
-def _driver_ids(driver: Query) -> list[sa.Select[Any]]:
+def _driver_ids(driver: Query, dialect: str) -> list[sa.Select[Any]]:
     """Selects of version ids, together a superset of what the driver's conditions match."""
     if isinstance(driver, Or):
-        return [select for part in driver.parts for select in _driver_ids(part)]
+        return [select for part in driver.parts for select in _driver_ids(part, dialect)]
     assert isinstance(driver, Condition)
+    candidates = custom_candidates(driver, dialect)
+    if candidates is not None:
+        return candidates
     if driver.field == "tags":
         return [
             sa.select(version_tags.c.version_id).where(

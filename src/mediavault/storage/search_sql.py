@@ -20,7 +20,14 @@ from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 from mediavault.domain.search import And, Condition, Or, Query
 from mediavault.storage.dialects import escape_like
-from mediavault.storage.tables import files, folders, version_tags, versions
+from mediavault.storage.rows import CUSTOM_FIELD, CUSTOM_STRING_BYTES
+from mediavault.storage.tables import (
+    files,
+    folders,
+    version_custom_values,
+    version_tags,
+    versions,
+)
 
 # Conditions the list parameters add to a searchQuery: they are compiled like its own.
 PATH = "folderPath"  # files in exactly this folder (`path`)
@@ -238,6 +245,70 @@ def _custom_metadata(
                 continue
         clauses.append(compare(column, "=" if op == "in" else op, (value,)))
     return sa.or_(*clauses)
+
+
+CUSTOM = "customMetadata."
+_values = version_custom_values
+
+
+def custom_candidates(c: Condition, dialect: str) -> list[sa.Select[Any]] | None:
+    """Selects of version ids from version_custom_values that together hold every version the
+    condition matches (as _custom_metadata compares the JSON, on this dialect), and maybe
+    others: they narrow a search, and the JSON is still compared on each version they give.
+    None when the rows cannot serve the condition (negated, a field without rows, a prefix
+    of a number or a boolean).
+
+    What the JSON comparison matches, per value compared (a field missing or null never
+    matches, and a field without rows has none):
+    - a string: SQLite compares the value's text (`5` for the number 5, `1` for true, the JSON
+      of an array), PostgreSQL the text of `->>` (`true`, the array's JSON): the strings that
+      compare so, and every value of another kind unless no other kind can read as the value
+      (an equality with a plain word, see _string_only);
+    - a number: PostgreSQL compares JSON numbers only; SQLite casts whatever is there to a
+      number (a string's leading digits, or 0; a boolean is 1 or 0): the numbers and booleans
+      that compare so, and every string and other value;
+    - a boolean: PostgreSQL compares JSON booleans only; SQLite as a number (as above).
+    A value of kind "x" (no value kept) is always among them.
+    """
+    if c.negated or not c.field.startswith(CUSTOM):
+        return None
+    field = c.field.removeprefix(CUSTOM)
+    if not CUSTOM_FIELD.fullmatch(field):
+        return None
+    if c.op == ":" and not all(isinstance(v, str) for v in c.values):
+        return None
+    op = "=" if c.op == "in" else c.op
+    postgresql = dialect == "postgresql"
+    kinds_always: set[str] = {"x"}
+    selects = []
+    for value in c.values:
+        if isinstance(value, str):
+            where: Any = sa.and_(_values.c.kind == "s", compare(_values.c.string, op, (value,)))
+            if not (op == "=" and _string_only(value)):
+                kinds_always |= {"n", "b"}
+        else:
+            kinds: tuple[str, ...] = ("b",) if isinstance(value, bool) else ("n",)
+            if not postgresql:
+                kinds, kinds_always = ("n", "b"), kinds_always | {"s"}
+            number = float(value)
+            where = sa.and_(_values.c.kind.in_(kinds), compare(_values.c.number, op, (number,)))
+        selects.append(where)
+    selects.append(_values.c.kind.in_(sorted(kinds_always)))
+    return [
+        sa.select(_values.c.version_id).where(_values.c.field == field, where) for where in selects
+    ]
+
+
+def _string_only(value: str) -> bool:
+    """Whether only a JSON string can equal `value` when compared as text on either dialect:
+    a plain word (_quoted_in_json: no number, array or object reads as it, nor SQLite's 1 and
+    0 for booleans), not PostgreSQL's text of a boolean or a null, and short enough to have
+    been kept (a longer string is of kind "x")."""
+    return (
+        _quoted_in_json(value)
+        and value.lower() not in ("true", "false", "null")
+        and len(value.encode()) <= CUSTOM_STRING_BYTES
+    )
 
 
 def _quoted_in_json(value: object) -> bool:

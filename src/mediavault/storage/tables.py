@@ -132,6 +132,30 @@ version_tags = sa.Table(
     sa.Index(None, "tag", "version_id"),
 )
 
+# Custom metadata values in rows rather than inside JSON (one per field with a non-null
+# value, derived by storage/rows.py custom_value_rows), so that a search condition on a field
+# reads the versions that can match from an index. `kind`: "s" a string (in `string`), "n" a
+# number, "b" a boolean (in `number`, 1 or 0), "x" anything else (an array, an object, a
+# string too long for the index, an integer beyond a double's exact range): no value kept.
+# They only narrow the search; the JSON is still compared (storage/search_sql.py).
+version_custom_values = sa.Table(
+    "version_custom_values",
+    metadata,
+    sa.Column(
+        "version_id",
+        sa.String(24),
+        sa.ForeignKey("versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("field", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(1), nullable=False),
+    sa.Column("string", sa.String(1000)),
+    sa.Column("number", sa.Float),
+    # Each condition reads version ids from one index alone.
+    sa.Index(None, "field", "kind", "string", "version_id"),
+    sa.Index(None, "field", "kind", "number", "version_id"),
+)
+
 custom_metadata_fields = sa.Table(
     "custom_metadata_fields",
     metadata,

@@ -7,20 +7,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mediavault.domain.models import CustomMetadataField, Folder
+from mediavault.domain.models import CustomMetadataField, Folder, VersionMetadata
 from mediavault.errors import InvalidRequest
 from mediavault.storage.dialects import insert_ignoring_duplicates
+from mediavault.storage.rows import custom_value_rows
 from mediavault.storage.tables import (
     blobs,
     custom_metadata_fields,
     files,
     folders,
+    version_custom_values,
     version_tags,
     versions,
 )
 
 EXPORT_BATCH_ROWS = 1000
-# Parents before children, so that foreign keys hold while importing.
+# Parents before children, so that foreign keys hold while importing. Not version_custom_values:
+# derived from the versions' custom metadata when they are imported (exports made before the
+# table existed lack it).
 TABLES = {
     t.name: t for t in (custom_metadata_fields, folders, blobs, files, versions, version_tags)
 }
@@ -45,6 +49,16 @@ class TransferQueries:
         if table not in TABLES:
             raise InvalidRequest(f"The export names an unknown table {table!r}.")
         self._db.execute(sa.insert(TABLES[table]), rows)
+        if table == "versions":
+            values = [
+                r
+                for row in rows
+                for r in custom_value_rows(
+                    row["id"], VersionMetadata(custom_metadata=row.get("custom_metadata") or {})
+                )
+            ]
+            if values:
+                self._db.execute(sa.insert(version_custom_values), values)
         self._usage_recount = True
 
     def is_empty(self) -> bool:

@@ -2,8 +2,9 @@
 trashed_versions (same ids and columns), and back on restore.
 
 `files` and `versions` hold only live rows, so every ImageKit query reads them as before and a
-trashed file's path is free at once. Tag rows (version_tags) are derived from the versions'
-tags: dropped on the way in, rebuilt on the way out. Pins (version_pins) go with the versions
+trashed file's path is free at once. Tag rows (version_tags) and custom metadata rows
+(version_custom_values) are derived from the versions' tags and custom metadata: dropped on the
+way in, rebuilt on the way out. Pins (version_pins) go with the versions
 rows they reference: a restored file comes back unpinned (docs/decisions.md).
 """
 
@@ -17,12 +18,13 @@ import sqlalchemy as sa
 
 from mediavault.domain.models import FileVersion
 from mediavault.storage.dialects import escape_like
-from mediavault.storage.rows import file_from, tag_rows, version_from
+from mediavault.storage.rows import custom_value_rows, file_from, tag_rows, version_from
 from mediavault.storage.tables import (
     file_events,
     files,
     trashed_files,
     trashed_versions,
+    version_custom_values,
     version_tags,
     versions,
 )
@@ -63,7 +65,7 @@ class TrashQueries:
                 sa.select(*versions.columns).where(versions.c.file_id.in_(file_ids)),
             )
         )
-        # Tag rows and pins go with their versions (ON DELETE CASCADE).
+        # Tag rows, custom metadata rows and pins go with their versions (ON DELETE CASCADE).
         self._db.execute(sa.delete(versions).where(versions.c.file_id.in_(file_ids)))
         self._db.execute(sa.delete(files).where(files.c.id.in_(file_ids)))
 
@@ -117,6 +119,9 @@ class TrashQueries:
         rows = [r for v in restored for r in tag_rows(v.id, v.metadata)]
         if rows:
             self._db.execute(sa.insert(version_tags), rows)
+        custom = [r for v in restored for r in custom_value_rows(v.id, v.metadata)]
+        if custom:
+            self._db.execute(sa.insert(version_custom_values), custom)
         self._drop_trashed([file_id])
         self._folder_of[file_id] = folder_path
         self.count_usage(
