@@ -137,7 +137,7 @@ def test_discard_after_publish_removes_nothing_and_leaves_nothing(
         unlinked.append(str(path))
         real_unlink(path)
 
-    monkeypatch.setattr(blobs_module.os, "unlink", unlink)
+    monkeypatch.setattr(os, "unlink", unlink)
     staged = _staged(store, b"published once")
     store.publish(staged, overwrite=False)
     store.discard(staged)
@@ -173,7 +173,7 @@ def test_an_aborted_or_dropped_sink_closes_its_file(tmp_path: Path) -> None:
     writer.abort()
     assert store.staging_count() == 0
     dropped = store.stage(100)
-    dropped._sink.write(b"y")  # type: ignore[attr-defined]
+    dropped._sink.write(b"y")
     del dropped
     if before is not None:
         assert len(os.listdir("/proc/self/fd")) == before
