@@ -175,9 +175,12 @@ def main() -> None:
 
                 def answer(stores: Any, staged: Any, *call_args: Any, **kwargs: Any) -> Any:
                     # What publishing leaves of the staged file: nothing (it was renamed).
-                    if staged.pending_sync is not None:
-                        staged.pending_sync.result()
+                    pending = staged.pending_sync
+                    if pending is not None:
+                        pending.result()
                     os.unlink(staged.location)
+                    if hasattr(pending, "moved"):
+                        pending.moved = True  # the route's discard has nothing to remove
                     return stored
 
                 uploads.upload = answer

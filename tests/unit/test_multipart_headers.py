@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from python_multipart.multipart import parse_options_header
 
+from mediavault.api import multipart
 from mediavault.api.multipart import FormReader, UploadForm, _disposition, _form_boundary
 from mediavault.errors import InvalidRequest
-from mediavault.storage.blobs import LocalBlobStore
+from mediavault.storage.blobs import BlobWriter, LocalBlobStore
 
 
 def _reference_disposition(header: bytes) -> tuple[str, bool]:
@@ -188,8 +190,13 @@ FORMS = {
 _ORDER_DEPENDS_ON_CUTS = {"too many fields, then malformed"}
 
 
+@pytest.mark.parametrize("batch", [multipart.WRITE_BATCH_BYTES, 1000])
 @pytest.mark.parametrize("name", sorted(set(FORMS) - _ORDER_DEPENDS_ON_CUTS))
-def test_a_form_reads_the_same_however_it_is_cut(tmp_path: Path, name: str) -> None:
+def test_a_form_reads_the_same_however_it_is_cut(
+    tmp_path: Path, name: str, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also with batches smaller than the file (1000 bytes): written while it arrives."""
+    monkeypatch.setattr(multipart, "WRITE_BATCH_BYTES", batch)
     body, limits = FORMS[name]
     store = LocalBlobStore(tmp_path / "blobs")
     whole = _outcome(store, body, [], **limits)
@@ -227,3 +234,31 @@ def test_the_outcomes_of_the_forms(tmp_path: Path) -> None:
     assert "sent twice" in str(outcome("sent twice"))
     assert "too much form data" in str(outcome("headers over the total"))
     assert "malformed" in str(outcome("truncated in the file"))
+
+
+class _SlowStore(LocalBlobStore):
+    """Staging takes a while: a request may be cancelled while its file is being staged."""
+
+    def stage(self, max_bytes: int) -> BlobWriter:
+        time.sleep(0.3)
+        return super().stage(max_bytes)
+
+
+@pytest.mark.parametrize("batch", [multipart.WRITE_BATCH_BYTES, 1000])
+def test_a_request_cancelled_while_its_file_is_staged_leaves_nothing(
+    tmp_path: Path, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(multipart, "WRITE_BATCH_BYTES", batch)
+    store = _SlowStore(tmp_path / "blobs")
+    body, _ = FORMS["file last"]
+
+    async def cancelled() -> None:
+        task = asyncio.create_task(_read(store, body, [len(body) // 2]))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancelled())
+    time.sleep(0.5)  # whatever a thread still had to do
+    assert not list(store.staging_objects())

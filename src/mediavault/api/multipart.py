@@ -55,15 +55,20 @@ def _executor() -> ThreadPoolExecutor:
     return threads[1]
 
 
+def _submit(function: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """`function(*args)` started in an upload thread, with the caller's context variables."""
+    context = contextvars.copy_context()
+    loop = asyncio.get_running_loop()
+    return loop.run_in_executor(_executor(), context.run, function, *args)
+
+
 async def in_thread(function: Callable[..., T], *args: object) -> T:
     """`function(*args)` in a worker thread, with the caller's context variables (the request
     id of its log lines), as anyio's to_thread.run_sync does. A plain executor hop costs a third
     of anyio's (its capacity limiter, cancel scope and per-thread queues: about 20 against 60
     µs of CPU a hop with 16 requests at once, measured on uvloop), and an upload makes two or
     more. As with to_thread.run_sync, a cancelled caller stops waiting; the call runs on."""
-    context = contextvars.copy_context()
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor(), context.run, function, *args)
+    return await _submit(function, *args)
 
 
 @dataclass
@@ -118,13 +123,18 @@ class FormReader:
         # Bytes held for the form besides the file: every part's headers, every field's value.
         self._held_bytes = 0
         self._form = UploadForm()
+        # The file part's staging writer, made by the thread that writes its first batch (its
+        # file is created there, not on the loop: a create waits on the directory and on the
+        # disk's journal, and gives the GIL away); `_file_limit` is set while in the file part.
         self._writer: BlobWriter | None = None
+        self._file_limit: int | None = None
         self._part = _Part()
         # Events waiting to be acted on in order (the first of them must be awaited).
         self._events: list[tuple[str, bytes]] = []
         # An error raised by an event acted on at once, raised after the parser's write.
         self._error: Exception | None = None
-        self._pending_write: asyncio.Future[None] | None = None
+        # The batch being written, or the file's last batch and finish.
+        self._pending_write: asyncio.Future[StagedBlob] | asyncio.Future[None] | None = None
 
     async def read(self, content_type: str | None, stream: AsyncIterator[bytes]) -> UploadForm:
         parser = self._parser(content_type)
@@ -139,7 +149,7 @@ class FormReader:
                     deadline.reschedule(loop.time() + self._idle_timeout)
             parser.finalize()
             await self._drain()
-            if self._writer is not None:
+            if self._file_limit is not None:
                 # The body ended inside the file part: a truncated or malformed request.
                 raise MultipartParseError("the body ended before the file part did")
         except TimeoutError:
@@ -284,7 +294,7 @@ class FormReader:
         part = self._part
         part.name, part.has_filename = _disposition(part.headers.get("content-disposition", b""))
         if part.name == FILE_FIELD:
-            if self._form.file is not None or self._writer is not None:
+            if self._form.file is not None or self._file_limit is not None:
                 raise InvalidRequest("Your request contains more than one file parameter.")
             part.is_file_part = True
             self._form.file_is_text = not part.has_filename
@@ -294,7 +304,7 @@ class FormReader:
                 if not part.has_filename
                 else self._max_file_bytes
             )
-            self._writer = self._blobs.stage(limit)
+            self._file_limit = limit
             return
         self._field_count += 1
         if self._field_count > self._max_fields:
@@ -329,24 +339,47 @@ class FormReader:
 
     async def _flush(self) -> None:
         """Hand the batch to a thread and return; the batch before it must be written first."""
-        assert self._writer is not None
         part = self._part
         batch = b"".join(part.chunks)
         part.chunks, part.chunk_bytes = [], 0
         await self._settle()
         loop = asyncio.get_running_loop()
-        self._pending_write = loop.run_in_executor(None, self._writer.write, batch)
+        self._pending_write = loop.run_in_executor(None, self._write_batch, batch)
+
+    def _write_batch(self, batch: bytes) -> None:
+        """In a worker thread: stage the file (its first batch), write the batch."""
+        writer = self._writer
+        if writer is None:
+            assert self._file_limit is not None
+            writer = self._writer = self._blobs.stage(self._file_limit)
+        writer.write(batch)
+
+    def _write_and_finish(self, batch: bytes) -> StagedBlob:
+        """In a worker thread: the last batch and the finish (the file staged first, if no
+        batch came before)."""
+        writer = self._writer
+        if writer is None:
+            assert self._file_limit is not None
+            writer = self._writer = self._blobs.stage(self._file_limit)
+        if batch:
+            writer.write(batch)
+        return writer.finish()
 
     async def _settle(self) -> None:
         """Wait for the batch being written; its error (too large, disk full) is raised here."""
-        pending, self._pending_write = self._pending_write, None
+        pending = self._pending_write
         if pending is None:
             return
         try:
-            await pending
+            # Shielded, and kept until it has ended: a cancelled request waits for it in
+            # _abort (the thread may be staging the file), which then removes the file.
+            await asyncio.shield(pending)
         except FileTooLarge:
             self._writer = None  # the writer removed its own staging file
             raise
+        finally:
+            if pending.done():
+                self._pending_write = None
 
     async def _end_part(self) -> None:
         part = self._part
@@ -358,13 +391,16 @@ class FormReader:
         batch = b"".join(part.chunks)
         part.chunks, part.chunk_bytes = [], 0
         await self._settle()
-        assert self._writer is not None
+        # Kept as the write in flight until it has ended, and shielded: a cancelled request
+        # still waits for it in _abort, which then removes what it staged.
+        self._pending_write = last = _submit(self._write_and_finish, batch)
         try:
-            self._form.file = await in_thread(_write_and_finish, self._writer, batch)
+            staged = await asyncio.shield(last)
         except FileTooLarge:
             self._writer = None  # the writer removed its own staging file
             raise
-        self._writer = None
+        self._pending_write = self._writer = self._file_limit = None
+        self._form.file = staged
 
     def _end_field(self) -> None:
         part = self._part
@@ -389,8 +425,12 @@ class FormReader:
             pending, self._pending_write = self._pending_write, None
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([pending])
-            if not pending.cancelled():
-                pending.exception()  # retrieved: the request already fails for another reason
+            if not pending.cancelled() and pending.exception() is None:
+                # The file's last hop had staged it all: removed below.
+                staged = pending.result()
+                if staged is not None:
+                    self._form.file, self._writer = staged, None
+            # Otherwise its error is retrieved: the request already fails for another reason.
         if self._writer is not None:
             self._writer.abort()
             self._writer = None
@@ -423,12 +463,6 @@ def _form_boundary(content_type: str) -> tuple[bytes, bytes | None]:
         return b"multipart/form-data", plain[1].encode("latin-1")
     kind, options = parse_options_header(content_type)
     return kind, options.get(b"boundary")
-
-
-def _write_and_finish(writer: BlobWriter, batch: bytes) -> StagedBlob:
-    if batch:
-        writer.write(batch)
-    return writer.finish()
 
 
 _DATA_URI = re.compile(rb"^\s*data:[^,]*;base64,", re.IGNORECASE)
