@@ -24,6 +24,11 @@ _TEXT_BYTES = bytes(b for b in range(256) if b not in _BINARY_BYTES)
 # Formats that are text by design: a text-looking head may carry their signature. Any other
 # signature on text ("BMW ...", "GIFs are ...", "ID3 tags") is a coincidence, not a format.
 _TEXTUAL_SIGNATURES = frozenset({"application/pdf", "application/postscript", "application/rtf"})
+# Their matchers (each reads the first bytes of what it is given), from the table that
+# filetype.guess_mime consults (`filetype.types`, its list of matchers).
+_TEXTUAL_MATCHERS = tuple(
+    matcher for matcher in filetype.types if matcher.mime in _TEXTUAL_SIGNATURES
+)
 
 # What may come before the root element of a markup document: whitespace, the XML
 # declaration and other processing instructions, comments, a doctype (with its internal subset).
@@ -43,9 +48,16 @@ def sniff_mime(head: bytes) -> str:
     """The MIME type of a file whose first bytes are `head` (up to the whole file)."""
     if not head:
         return OCTET_STREAM
-    signed = filetype.guess_mime(head)
     if _looks_like_text(head):
-        return signed if signed in _TEXTUAL_SIGNATURES else _text_mime(_decode(head))
+        # filetype's answer counts for a text only when it is one of the textual formats, and
+        # only their own matchers can give one: the whole table (79 matchers, 50 to 90 µs) is
+        # consulted only when one of them matches.
+        if any(matcher.match(head) for matcher in _TEXTUAL_MATCHERS):
+            signed = filetype.guess_mime(head)
+            if signed in _TEXTUAL_SIGNATURES:
+                return str(signed)
+        return _text_mime(_decode(head))
+    signed = filetype.guess_mime(head)
     return str(signed) if signed else OCTET_STREAM
 
 
