@@ -48,6 +48,7 @@ from mediavault.storage.search_sql import (
     compare_integer,
     compile_query,
     custom_candidates,
+    custom_servable,
     mimes_of_formats,
 )
 from mediavault.storage.tables import files, version_tags, versions
@@ -285,7 +286,7 @@ def _indexed(c: Condition) -> bool:
     """Whether an index finds the current versions the condition matches (custom metadata:
     a superset of them)."""
     if c.field.startswith(CUSTOM):
-        return custom_candidates(c, "") is not None
+        return custom_servable(c)
     return not c.negated and (
         c.field in _FILES_FIELDS or c.field in _VERSIONS_FIELDS or c.field == "tags"
     )

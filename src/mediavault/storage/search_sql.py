@@ -270,20 +270,24 @@ def custom_candidates(c: Condition, dialect: str) -> list[sa.Select[Any]] | None
     - a boolean: PostgreSQL compares JSON booleans only; SQLite as a number (as above).
     A value of kind "x" (no value kept) is always among them.
     """
-    if c.negated or not c.field.startswith(CUSTOM):
+    if not custom_servable(c):
         return None
     field = c.field.removeprefix(CUSTOM)
-    if not CUSTOM_FIELD.fullmatch(field):
-        return None
-    if c.op == ":" and not all(isinstance(v, str) for v in c.values):
-        return None
     op = "=" if c.op == "in" else c.op
     postgresql = dialect == "postgresql"
     kinds_always: set[str] = {"x"}
     selects = []
     for value in c.values:
-        if isinstance(value, str):
-            where: Any = sa.and_(_values.c.kind == "s", compare(_values.c.string, op, (value,)))
+        if isinstance(value, str) and op == ":":
+            # The range alone: every string the prefix matches is in it (the JSON comparison
+            # adds LIKE, case-insensitive on SQLite, to the same range).
+            string = _values.c.string
+            where: Any = sa.and_(
+                _values.c.kind == "s", string >= value, string < value + "\U0010ffff"
+            )
+            kinds_always |= {"n", "b"}
+        elif isinstance(value, str):
+            where = sa.and_(_values.c.kind == "s", compare(_values.c.string, op, (value,)))
             if not (op == "=" and _string_only(value)):
                 kinds_always |= {"n", "b"}
         else:
@@ -297,6 +301,15 @@ def custom_candidates(c: Condition, dialect: str) -> list[sa.Select[Any]] | None
     return [
         sa.select(_values.c.version_id).where(_values.c.field == field, where) for where in selects
     ]
+
+
+def custom_servable(c: Condition) -> bool:
+    """Whether version_custom_values can serve the condition (custom_candidates)."""
+    if c.negated or not c.field.startswith(CUSTOM):
+        return False
+    if not CUSTOM_FIELD.fullmatch(c.field.removeprefix(CUSTOM)):
+        return False
+    return c.op != ":" or all(isinstance(v, str) for v in c.values)
 
 
 def _string_only(value: str) -> bool:
