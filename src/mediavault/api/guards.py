@@ -54,6 +54,3 @@ async def upload_guard(
         # A browser's upload is always a multipart form: anything else needs the key.
         await require_private_key(connection, handler)
     await reject_unknown_query(connection, handler)
-
-
-UPLOAD_GUARDS = [upload_guard]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import contextvars
 import os
 import re
@@ -67,8 +68,16 @@ async def in_thread(function: Callable[..., T], *args: object) -> T:
     id of its log lines), as anyio's to_thread.run_sync does. A plain executor hop costs a third
     of anyio's (its capacity limiter, cancel scope and per-thread queues: about 20 against 60
     µs of CPU a hop with 16 requests at once, measured on uvloop), and an upload makes two or
-    more. As with to_thread.run_sync, a cancelled caller stops waiting; the call runs on."""
-    return await _submit(function, *args)
+    more. As with to_thread.run_sync, a cancelled caller still waits for the call to end before
+    the cancellation goes on: its cleanup (removing the staged file) must not run beside it."""
+    call = _submit(function, *args)
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        while not call.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([call])
+        raise
 
 
 @dataclass
