@@ -1,5 +1,5 @@
 """The upload path's thread hop (api/multipart.py in_thread): a cancelled caller waits for the
-call it started, as anyio's to_thread.run_sync does, so that its cleanup never runs beside it."""
+call it started, so that its cleanup never runs beside it."""
 
 from __future__ import annotations
 

@@ -68,8 +68,8 @@ async def in_thread(function: Callable[..., T], *args: object) -> T:
     id of its log lines), as anyio's to_thread.run_sync does. A plain executor hop costs a third
     of anyio's (its capacity limiter, cancel scope and per-thread queues: about 20 against 60
     µs of CPU a hop with 16 requests at once, measured on uvloop), and an upload makes two or
-    more. As with to_thread.run_sync, a cancelled caller still waits for the call to end before
-    the cancellation goes on: its cleanup (removing the staged file) must not run beside it."""
+    more. A cancelled caller waits for the call to end before the cancellation goes on: its
+    cleanup (removing the staged file, giving back a lease) must not run beside the call."""
     call = _submit(function, *args)
     try:
         return await asyncio.shield(call)
