@@ -9,6 +9,7 @@ the plain column. Both ways match exactly the same rows.
 
 from __future__ import annotations
 
+import functools
 import math
 import mimetypes
 from collections.abc import Callable
@@ -272,12 +273,21 @@ def custom_candidates(c: Condition, dialect: str) -> list[sa.Select[Any]] | None
     """
     if not custom_servable(c):
         return None
-    field = c.field.removeprefix(CUSTOM)
-    op = "=" if c.op == "in" else c.op
+    # Built once per condition: building them costs more than counting their rows. Keyed by
+    # each value's type too (True == 1 == 1.0 as keys, and they select different rows).
+    typed = tuple((type(v).__name__, v) for v in c.values)
+    return list(_custom_candidates(c.field.removeprefix(CUSTOM), c.op, typed, dialect))
+
+
+@functools.lru_cache(maxsize=256)
+def _custom_candidates(
+    field: str, op: str, typed: tuple[tuple[str, Any], ...], dialect: str
+) -> tuple[sa.Select[Any], ...]:
+    op = "=" if op == "in" else op
     postgresql = dialect == "postgresql"
     kinds_always: set[str] = {"x"}
     selects = []
-    for value in c.values:
+    for _, value in typed:
         if isinstance(value, str) and op == ":":
             # The range alone: every string the prefix matches is in it (the JSON comparison
             # adds LIKE, case-insensitive on SQLite, to the same range).
@@ -298,9 +308,9 @@ def custom_candidates(c: Condition, dialect: str) -> list[sa.Select[Any]] | None
             where = sa.and_(_values.c.kind.in_(kinds), compare(_values.c.number, op, (number,)))
         selects.append(where)
     selects.append(_values.c.kind.in_(sorted(kinds_always)))
-    return [
+    return tuple(
         sa.select(_values.c.version_id).where(_values.c.field == field, where) for where in selects
-    ]
+    )
 
 
 def custom_servable(c: Condition) -> bool:
