@@ -15,11 +15,8 @@ import base64
 import binascii
 import contextlib
 import contextvars
-import os
 import re
-import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -29,6 +26,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from mediavault.errors import FileTooLarge, InvalidRequest, RequestTimeout
 from mediavault.storage.blobs import BlobStore, BlobWriter, StagedBlob
+from mediavault.threads import ProcessPool
 
 FILE_FIELD = "file"
 # Disk writes and hashing run in a worker thread, one batch at a time while the next batch is
@@ -39,28 +37,15 @@ WRITE_BATCH_BYTES = 2 * 1024 * 1024
 UPLOAD_THREADS = 40
 
 T = TypeVar("T")
-_upload_threads: tuple[int, ThreadPoolExecutor] | None = None
-_upload_threads_lock = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    """This process's upload threads (none survive a fork: made again in the child)."""
-    global _upload_threads
-    threads = _upload_threads
-    if threads is None or threads[0] != os.getpid():
-        with _upload_threads_lock:
-            threads = _upload_threads
-            if threads is None or threads[0] != os.getpid():
-                executor = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="mv-upload")
-                threads = _upload_threads = (os.getpid(), executor)
-    return threads[1]
+# The upload path's own threads (see in_thread).
+_UPLOAD_THREADS = ProcessPool(UPLOAD_THREADS, "mv-upload")
 
 
 def _submit(function: Callable[..., T], *args: object) -> asyncio.Future[T]:
     """`function(*args)` started in an upload thread, with the caller's context variables."""
     context = contextvars.copy_context()
     loop = asyncio.get_running_loop()
-    return loop.run_in_executor(_executor(), context.run, function, *args)
+    return loop.run_in_executor(_UPLOAD_THREADS.get(), context.run, function, *args)
 
 
 async def in_thread(function: Callable[..., T], *args: object) -> T:
@@ -201,26 +186,23 @@ class FormReader:
             self._part = _Part()
 
     def _on_header_field(self, data: bytes, start: int, end: int) -> None:
-        if self._events or self._error is not None:
-            self._record("header_field", bytes(data[start:end]))
-            return
-        try:
-            self._hold(end - start)
-        except Exception as exc:
-            self._error = exc
-            return
-        self._part.header_field += data[start:end]
+        self._header_bytes("header_field", data, start, end)
 
     def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_bytes("header_value", data, start, end)
+
+    def _header_bytes(self, event: str, data: bytes, start: int, end: int) -> None:
+        """A piece of a part header's name or value (`event` names the _Part's buffer)."""
         if self._events or self._error is not None:
-            self._record("header_value", bytes(data[start:end]))
+            self._record(event, bytes(data[start:end]))
             return
         try:
             self._hold(end - start)
         except Exception as exc:
             self._error = exc
             return
-        self._part.header_value += data[start:end]
+        buffer: bytearray = getattr(self._part, event)
+        buffer += data[start:end]
 
     def _on_header_end(self) -> None:
         if self._events or self._error is not None:

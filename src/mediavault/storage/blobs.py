@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import BinaryIO, Protocol
 
 from mediavault.errors import BlobMissing, FileTooLarge, StorageFull
 from mediavault.storage.writeback import start_writeback
+from mediavault.threads import ProcessPool
 
 HEAD_BYTES = 256 * 1024  # enough for MIME sniffing and for most image headers
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -64,7 +65,7 @@ class PendingSync:
 
     def __init__(self, fd: int) -> None:
         """Takes over `fd`: closed by the sync's thread once the sync has ended."""
-        self._done = _pool().submit(_sync_and_close, fd)
+        self._done = _FSYNC_THREADS.get().submit(_sync_and_close, fd)
         self._reported = False
         self._lock = threading.Lock()
         self.moved = False
@@ -482,21 +483,8 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-_fsync_pool: tuple[int, ThreadPoolExecutor] | None = None
-_fsync_pool_lock = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Threads that wait on fsyncs for the caller (this process's own: none survive a fork)."""
-    global _fsync_pool
-    pool = _fsync_pool
-    if pool is None or pool[0] != os.getpid():
-        with _fsync_pool_lock:
-            pool = _fsync_pool
-            if pool is None or pool[0] != os.getpid():
-                pool = (os.getpid(), ThreadPoolExecutor(32, thread_name_prefix="mv-fsync"))
-                _fsync_pool = pool
-    return pool[1]
+# Threads that wait on fsyncs for the caller.
+_FSYNC_THREADS = ProcessPool(32, "mv-fsync")
 
 
 def fsync_dirs(directories: Sequence[str | os.PathLike[str]]) -> None:
@@ -505,7 +493,7 @@ def fsync_dirs(directories: Sequence[str | os.PathLike[str]]) -> None:
     if len(directories) == 1:
         fsync_dir(directories[0])
         return
-    others = [_pool().submit(fsync_dir, each) for each in directories[1:]]
+    others = [_FSYNC_THREADS.get().submit(fsync_dir, each) for each in directories[1:]]
     try:
         fsync_dir(directories[0])
     finally:
