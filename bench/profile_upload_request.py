@@ -40,30 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, _HERE)
 
 from writes import AUTHORIZATION, BOUNDARY, content  # noqa: E402
-
-
-def body_of(stem: str, n: int, data: bytes) -> bytes:
-    """bench/writes.py's form: fileName, folder, useUniqueFileName, then the file."""
-
-    def part(name: str, value: bytes, filename: str | None = None) -> bytes:
-        disposition = f'form-data; name="{name}"'
-        if filename:
-            disposition += f'; filename="{filename}"'
-        head = f"Content-Disposition: {disposition}\r\n"
-        if filename:
-            head += "Content-Type: application/octet-stream\r\n"
-        return b"--" + BOUNDARY + b"\r\n" + head.encode() + b"\r\n" + value + b"\r\n"
-
-    file_name = f"{stem}-{n // 100:04d}.bin"
-    return (
-        part("fileName", file_name.encode())
-        + part("folder", b"/bench-writes")
-        + part("useUniqueFileName", b"false")
-        + part("file", data, file_name)
-        + b"--"
-        + BOUNDARY
-        + b"--\r\n"
-    )
+from writes import upload_body as body_of  # noqa: E402
 
 
 def scope_of(body: bytes, idempotency_key: str | None) -> dict[str, Any]:

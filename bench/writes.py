@@ -97,10 +97,9 @@ def content(n: int, client: int) -> bytes:
 _FILLER = os.urandom(SIZE)
 
 
-def mediavault_upload(host: str, stem: str) -> Callable[[int, bytes], bytes]:
-    """The request that uploads `data` as the n-th write to /bench-writes/<stem>-*.bin: a new
-    version of the file, or every 100th write a new file (ImageKit's limit is 100 versions
-    a file)."""
+def upload_body(stem: str, n: int, data: bytes) -> bytes:
+    """The multipart form of the n-th write to /bench-writes/<stem>-*.bin: fileName, folder,
+    useUniqueFileName, then the file."""
 
     def part(name: str, value: bytes, filename: str | None = None) -> bytes:
         disposition = f'form-data; name="{name}"'
@@ -111,17 +110,25 @@ def mediavault_upload(host: str, stem: str) -> Callable[[int, bytes], bytes]:
             head += "Content-Type: application/octet-stream\r\n"
         return b"--" + BOUNDARY + b"\r\n" + head.encode() + b"\r\n" + value + b"\r\n"
 
+    file_name = f"{stem}-{n // 100:04d}.bin"
+    return (
+        part("fileName", file_name.encode())
+        + part("folder", b"/bench-writes")
+        + part("useUniqueFileName", b"false")
+        + part("file", data, file_name)
+        + b"--"
+        + BOUNDARY
+        + b"--\r\n"
+    )
+
+
+def mediavault_upload(host: str, stem: str) -> Callable[[int, bytes], bytes]:
+    """The request that uploads `data` as the n-th write to /bench-writes/<stem>-*.bin: a new
+    version of the file, or every 100th write a new file (ImageKit's limit is 100 versions
+    a file)."""
+
     def request(n: int, data: bytes) -> bytes:
-        file_name = f"{stem}-{n // 100:04d}.bin"
-        body = (
-            part("fileName", file_name.encode())
-            + part("folder", b"/bench-writes")
-            + part("useUniqueFileName", b"false")
-            + part("file", data, file_name)
-            + b"--"
-            + BOUNDARY
-            + b"--\r\n"
-        )
+        body = upload_body(stem, n, data)
         return (
             f"POST /api/v1/files/upload HTTP/1.1\r\nHost: {host}\r\n"
             f"Authorization: {AUTHORIZATION}\r\n"
