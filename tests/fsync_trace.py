@@ -43,7 +43,7 @@ Decided exemptions from rule 2, with the reason each loses nothing acknowledged:
 - SQLite's own files (`mediavault.sqlite3`, `-wal`, `-shm`, `-journal`): SQLite fsyncs the
   directory itself when it creates a journal or WAL (the log shows it), `-shm` is never needed
   after a crash, and rule 4 covers the commits. Likewise `mediavault.sqlite3.writer`, the
-  empty file whose flock queues SQLite's writers (mediavault.storage.database.WriterQueue):
+  empty file whose flock queues SQLite's writers (mediavault.storage.shared_writes):
   it holds no data, and is created again when missing.
 
 Everything else in the data folder is checked by rule 2. With `--first-start` the data folder

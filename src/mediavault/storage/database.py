@@ -4,18 +4,13 @@ and migrations."""
 from __future__ import annotations
 
 import collections
-import contextlib
-import fcntl
-import os
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from mediavault.errors import WriteConflict
 from mediavault.storage.durability import CommitBarrier, WalBarrier
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -69,6 +64,11 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
             # FULL's promise, at one fsync for many writers instead of one each.
             "synchronous=NORMAL",
             f"busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}",
+            # The savepoints of a shared write transaction (shared_writes.py) journal the pages
+            # they change: in memory, not in a file of /var/tmp past 64 KiB. Sorts that no
+            # index serves keep their rows in memory too (the searches sort at most skip+limit
+            # rows, up to 1,000 a page plus the skip).
+            "temp_store=MEMORY",
             "foreign_keys=ON",
             MMAP_PRAGMA,
         ):
@@ -102,53 +102,6 @@ def commit_barrier(engine: sa.Engine) -> CommitBarrier:
     if engine.dialect.name == "sqlite":
         return WalBarrier(Path(engine.url.database or ""))
     return CommitBarrier()
-
-
-class WriterQueue:
-    """SQLite's writers queue here before BEGIN IMMEDIATE: a thread lock per process, then an
-    flock shared by every process on the database.
-
-    SQLite itself makes a writer that finds the database locked sleep and retry (1, 2, 5, ...
-    up to 100 ms between attempts), so that under many writers an unlucky one keeps losing to
-    newcomers: the seconds-long tail of the soak's writes. Here a waiting writer sleeps in the
-    kernel and is woken the moment the writer before it commits. The lock is taken only by
-    MetadataStore.write; BEGIN IMMEDIATE and the busy timeout still guard the database against
-    writers that do not queue (a migration, the sqlite3 shell).
-    """
-
-    def __init__(self, database: Path) -> None:
-        self._path = Path(f"{database}.writer")  # holds no data: a power cut loses nothing
-        self._thread_lock = HandOffLock()
-        self._holder: int | None = None  # the thread whose turn it is
-        self._fd = -1
-
-    @contextlib.contextmanager
-    def turn(self) -> Iterator[None]:
-        if self._holder == threading.get_ident():
-            raise RuntimeError("a write transaction inside another one on the same thread")
-        # As long as SQLite's busy timeout: then the writer gives up as BEGIN IMMEDIATE would.
-        if not self._thread_lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
-            raise WriteConflict()
-        try:
-            if self._fd < 0:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            # Blocks as long as another process's transaction runs (as a PostgreSQL row lock
-            # would); each of those is bounded by the busy timeout on the database inside it.
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self._holder = threading.get_ident()
-            try:
-                yield
-            finally:
-                self._holder = None
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._thread_lock.release()
-
-    def close(self) -> None:
-        with self._thread_lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
 
 
 class HandOffLock:
@@ -188,19 +141,19 @@ class HandOffLock:
             else:
                 self._held = False
 
+    def pass_on(self) -> bool:
+        """Hand the lock to the longest waiter, if there is one (True); else keep holding it."""
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()
+                return True
+            return False
+
     def __enter__(self) -> bool:
         return self.acquire()
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
-
-
-def writer_queue(engine: sa.Engine) -> WriterQueue | None:
-    """SQLite's queue of writers; None on PostgreSQL, whose writers lock only the rows they
-    change."""
-    if engine.dialect.name == "sqlite":
-        return WriterQueue(Path(engine.url.database or ""))
-    return None
 
 
 def reader(engine: sa.Engine) -> sa.Engine:

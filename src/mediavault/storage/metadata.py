@@ -25,12 +25,7 @@ from mediavault.domain.models import CustomMetadataField, File, Version, Version
 from mediavault.errors import WriteConflict
 from mediavault.storage.blob_queries import BlobQueries
 from mediavault.storage.bulk_job_queries import BulkJobQueries
-from mediavault.storage.database import (
-    commit_barrier,
-    reader,
-    single_statement_reader,
-    writer_queue,
-)
+from mediavault.storage.database import commit_barrier, reader, single_statement_reader
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
 from mediavault.storage.fsck_queries import FsckQueries
@@ -43,6 +38,7 @@ from mediavault.storage.prepared import statements_for
 from mediavault.storage.purge_queries import PurgeQueries
 from mediavault.storage.retention_queries import RetentionQueries
 from mediavault.storage.rows import custom_value_rows, file_from, tag_rows, version_from
+from mediavault.storage.shared_writes import SharedWrites
 from mediavault.storage.tables import (
     custom_metadata_fields,
     files,
@@ -62,11 +58,13 @@ class MetadataStore:
         self._writer = engine
         self._reader = reader(engine)
         self._barrier = commit_barrier(engine)
-        self._queue = writer_queue(engine)
+        self._shared_writes: SharedWrites | None = None
         self._sqlite_lookups: SqliteLookups | None = None
         self._single_statements: sa.Engine | None = None
         if engine.dialect.name == "sqlite":
-            self._sqlite_lookups = SqliteLookups(Path(engine.url.database or ""), engine.dialect)
+            database = Path(engine.url.database or "")
+            self._shared_writes = SharedWrites(engine, database, self._barrier)
+            self._sqlite_lookups = SqliteLookups(database, engine.dialect)
         else:
             self._single_statements = single_statement_reader(engine)
         # A SQLite lookup is a few dozen microseconds of local file reads: less than handing
@@ -76,7 +74,7 @@ class MetadataStore:
     @contextmanager
     def write(self) -> Iterator[Transaction]:
         try:
-            with self._turn(), self._writer.begin() as connection:
+            with self._transaction() as connection:
                 tx = Transaction(connection)
                 yield tx
                 tx.flush_usage()  # storage counters last, just before the commit
@@ -84,12 +82,18 @@ class MetadataStore:
             if _lost_a_race(exc):
                 raise WriteConflict() from exc
             raise
-        # Committed, and the write lock released: now durable, before the caller goes on.
-        self._barrier.wait()
+        if self._shared_writes is None:
+            # Committed: durable before the caller goes on (SQLite's writes were made durable
+            # by their batch, after the write lock was given up).
+            self._barrier.wait()
 
-    def _turn(self) -> contextlib.AbstractContextManager[None]:
-        """On SQLite, wait for this writer's turn (the commit ends it); nothing on PostgreSQL."""
-        return self._queue.turn() if self._queue is not None else contextlib.nullcontext()
+    def _transaction(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """On SQLite, this writer's turn, perhaps in a transaction shared with the writers
+        before it (mediavault.storage.shared_writes); on PostgreSQL, a transaction of its own
+        whose row locks serialize what must be."""
+        if self._shared_writes is not None:
+            return self._shared_writes.transaction()
+        return self._writer.begin()
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
@@ -111,8 +115,8 @@ class MetadataStore:
     def dispose(self) -> None:
         self._writer.dispose()
         self._barrier.close()
-        if self._queue is not None:
-            self._queue.close()
+        if self._shared_writes is not None:
+            self._shared_writes.close()
 
 
 class Transaction(
