@@ -97,8 +97,8 @@ def _queue_behind_a_holder(
     first, *others = blocks.items()
 
     def holding(connection: sa.Connection) -> None:
-        first[1](connection)
         assert release.wait(10)
+        first[1](connection)
 
     writers.start(first[0], holding)
     for count, (name, block) in enumerate(others, start=1):
@@ -139,6 +139,25 @@ def test_a_block_that_raises_takes_nothing_with_it_and_leaves_the_others(databas
     assert writers.outcomes["w0"] is None and writers.outcomes["w2"] is None
     assert _names(engine) == {"w0", "w2"}  # neither 'bad' nor 'dup-a'
     assert writes.batches == 1
+
+
+def test_when_the_first_block_raises_the_waiting_writers_begin_a_batch_of_their_own(
+    database,
+) -> None:
+    """The first block of a batch runs without a savepoint: when it fails, its transaction is
+    rolled back whole, and no one may have joined it."""
+    engine, writes, barrier = database
+
+    def failing(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("INSERT INTO rows VALUES ('first', NULL)")
+        raise ValueError("refused")
+
+    blocks = {"first": failing, "w1": _insert("w1"), "w2": _insert("w2")}
+    writers = _queue_behind_a_holder(writes, blocks)
+    assert isinstance(writers.outcomes["first"], ValueError)
+    assert writers.outcomes["w1"] is None and writers.outcomes["w2"] is None
+    assert _names(engine) == {"w1", "w2"}
+    assert writes.batches == 2 and barrier.waits == 1  # the rolled-back one synced nothing
 
 
 def test_a_failed_commit_fails_every_writer_of_its_batch(database) -> None:

@@ -9,7 +9,8 @@ writer before it is done. BEGIN IMMEDIATE and the busy timeout still guard the d
 writers that do not queue (a migration, the sqlite3 shell).
 
 When a writer finishes while others of this process wait, it does not commit: the next one
-runs in the same transaction, in a savepoint of its own, and so on, until no one waits (or the
+runs in the same transaction, in a savepoint of its own (the first block needs none: if it
+fails, no one joins and the transaction is rolled back), and so on, until no one waits (or the
 batch is MAX_WRITERS long, or MAX_SECONDS old); the last one commits for all. Under 16 writers
 the lock was held most of the time and a transaction cost about a millisecond, much of it its
 BEGIN, its COMMIT and the WAL frames of each page it changed (the storage counters, the newest
@@ -180,25 +181,33 @@ class _Batch:
         self._started = time.monotonic()
         self._writers = 0
         self._kept = 0  # writers whose changes this transaction holds
+        self._alone = False  # the first writer's block failed: no one may join
         self._broken: BaseException | None = None  # the transaction can no longer commit
         self._failure: BaseException | None = None  # why the batch did not commit
         self._ended = threading.Event()
 
     def enter(self) -> None:
         self._writers += 1
-        self._driver.execute(_SAVEPOINT)
+        if self._writers > 1:  # the first writer's block is the transaction itself
+            self._driver.execute(_SAVEPOINT)
 
     def break_off(self, exc: BaseException) -> None:
         self._broken = self._broken or exc
 
     def keep(self) -> None:
-        try:
-            self._driver.execute(_RELEASE)
-        except BaseException as exc:
-            self.break_off(exc)
+        if self._writers > 1:
+            try:
+                self._driver.execute(_RELEASE)
+            except BaseException as exc:
+                self.break_off(exc)
         self._kept += 1
 
     def undo(self) -> None:
+        if self._writers == 1:
+            # The first block failed: nothing is kept, commit() rolls the transaction back,
+            # and the writers waiting begin one of their own.
+            self._alone = True
+            return
         try:
             self._driver.execute(_ROLLBACK_TO)
             self._driver.execute(_RELEASE)
@@ -212,6 +221,7 @@ class _Batch:
     def may_grow(self) -> bool:
         return (
             self._broken is None
+            and not self._alone
             and self._writers < MAX_WRITERS
             and time.monotonic() - self._started < MAX_SECONDS
         )
