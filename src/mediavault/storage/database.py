@@ -65,9 +65,9 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
             "synchronous=NORMAL",
             f"busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}",
             # The savepoints of a shared write transaction (shared_writes.py) journal the pages
-            # they change: in memory, not in a file of /var/tmp past 64 KiB. Sorts that no
-            # index serves keep their rows in memory too (the searches sort at most skip+limit
-            # rows, up to 1,000 a page plus the skip).
+            # they change: in memory, not in a file of /var/tmp past 64 KiB (nothing is written
+            # outside the data folder). SQLite's other temporary data (sorts and groupings no
+            # index serves) is kept in memory too.
             "temp_store=MEMORY",
             "foreign_keys=ON",
             MMAP_PRAGMA,

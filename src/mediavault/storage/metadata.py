@@ -1,9 +1,10 @@
 """The metadata store: transactions and every SQL statement the services need.
 
-A transaction commits when its block ends normally and rolls back when it raises, so a failed
-request changes nothing. Writers lock what they read (`FOR UPDATE` on PostgreSQL; on SQLite the
-whole database is locked by BEGIN IMMEDIATE), so read-modify-write sequences such as "next
-version number" stay correct with many processes.
+A write block takes effect when it ends normally and not at all when it raises, so a failed
+request changes nothing (on SQLite consecutive blocks may share a transaction, each in a
+savepoint: mediavault.storage.shared_writes). Writers lock what they read (`FOR UPDATE` on
+PostgreSQL; on SQLite the whole database is locked by BEGIN IMMEDIATE), so read-modify-write
+sequences such as "next version number" stay correct with many processes.
 
 A write block returns only once its commit is durable (on SQLite after the commit barrier's
 sync of the WAL, outside the write lock: mediavault.storage.durability), so whatever a use case
