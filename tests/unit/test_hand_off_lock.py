@@ -76,3 +76,19 @@ def test_only_one_holder_at_a_time() -> None:
     for thread in threads:
         thread.join()
     assert most == [1] and not lock._held
+
+
+def test_pass_on_hands_the_lock_to_a_waiter_or_keeps_it_held() -> None:
+    lock = HandOffLock()
+    assert lock.acquire()
+    assert lock.pass_on() is False  # no one waits: still held by the caller
+    assert not lock.acquire(timeout=0.01)
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(lock.acquire(timeout=10)))
+    waiter.start()
+    _wait_for_waiters(lock, 1)
+    assert lock.pass_on() is True  # the waiter holds it now, without a release between
+    waiter.join()
+    assert got == [True] and lock._held
+    lock.release()
+    assert not lock._held
