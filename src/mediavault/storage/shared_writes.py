@@ -166,7 +166,8 @@ class _Turn:
 
 
 class _Batch:
-    """One transaction, shared by consecutive writers; each writer's block in a savepoint."""
+    """One transaction, shared by consecutive writers; each block after the first in a
+    savepoint of its own."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.connection = engine.connect()
@@ -181,7 +182,6 @@ class _Batch:
         self._started = time.monotonic()
         self._writers = 0
         self._kept = 0  # writers whose changes this transaction holds
-        self._alone = False  # the first writer's block failed: no one may join
         self._broken: BaseException | None = None  # the transaction can no longer commit
         self._failure: BaseException | None = None  # why the batch did not commit
         self._ended = threading.Event()
@@ -204,9 +204,8 @@ class _Batch:
 
     def undo(self) -> None:
         if self._writers == 1:
-            # The first block failed: nothing is kept, commit() rolls the transaction back,
-            # and the writers waiting begin one of their own.
-            self._alone = True
+            # The first block failed: nothing is kept, no one may join (may_grow), commit()
+            # rolls the transaction back and the writers waiting begin one of their own.
             return
         try:
             self._driver.execute(_ROLLBACK_TO)
@@ -221,7 +220,7 @@ class _Batch:
     def may_grow(self) -> bool:
         return (
             self._broken is None
-            and not self._alone
+            and not (self._writers == 1 and self._kept == 0)  # the first block failed
             and self._writers < MAX_WRITERS
             and time.monotonic() - self._started < MAX_SECONDS
         )
