@@ -32,6 +32,7 @@ from mediavault.domain.models import (
 )
 from mediavault.storage.prepared import Prepared
 from mediavault.storage.tables import files, versions
+from mediavault.storage.wal_index import UnchangedMemo, WalIndexHeader
 
 _FILE_PREFIX = "file__"
 # File columns no record holds: the path is its folder and name; the revision is read on its
@@ -145,6 +146,9 @@ STATEMENTS = (
     FILE_REVISION,
     REVISION_AT_PATH,
 )
+# The checks in front of the answers kept in memory: asked on every request those answer, so on
+# SQLite they are answered from a memo until the next commit (storage/wal_index.py).
+REVISIONS = frozenset({FILE_REVISION, REVISION_AT_PATH})
 
 # Rows by position, in the order of the statement's columns, with the column types converted.
 Rows = Sequence[Sequence[Any]]
@@ -356,8 +360,12 @@ class SqliteLookups:
     def runner(self) -> Runner:
         cursor = self._cursor()
         prepared = self._prepared
+        memo: UnchangedMemo | None = self._local.memo
 
         def run(statement: sa.Select[Any], params: dict[str, str]) -> Rows:
+            if memo is not None and statement in REVISIONS:
+                key = (statement, *params.values())
+                return memo.get(key, lambda: prepared[statement].rows(cursor, params))
             return prepared[statement].rows(cursor, params)
 
         return run
@@ -372,5 +380,17 @@ class SqliteLookups:
             from mediavault.storage.database import MMAP_PRAGMA  # the engine's, as there
 
             connection.execute(f"PRAGMA {MMAP_PRAGMA}")
+            self._local.memo = _memo(connection, self._path)
             cursor = self._local.cursor = connection.cursor()
         return cursor
+
+
+def _memo(connection: sqlite3.Connection, path: Path) -> UnchangedMemo | None:
+    """A memo over the database's wal-index header, once `connection` holds the -shm file open
+    (its first read does that; it keeps it open until it closes); None unless in WAL mode."""
+    (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+    if str(mode).lower() != "wal":
+        return None
+    connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    header = WalIndexHeader.open(path)
+    return UnchangedMemo(header) if header is not None else None
