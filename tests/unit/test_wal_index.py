@@ -182,3 +182,21 @@ def test_the_memo_keeps_at_most_its_limit(tmp_path: Path) -> None:
     for key in ["a", "b", "c", "a", "b", "c"]:
         assert memo.get(key, lambda key=key: compute(key)) == key.upper()
     assert calls == ["a", "b", "c", "c"]  # "c" came past the limit: not kept
+
+
+def test_a_database_reached_by_a_symbolic_link_maps_the_header_sqlite_writes(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "real" / "db.sqlite3"
+    real.parent.mkdir()
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(real)
+    writer = sqlite3.connect(link, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE files (id TEXT PRIMARY KEY, file_path TEXT, revision INT)")
+    writer.execute("INSERT INTO files VALUES ('x', '/x', 1)")
+    lookups = SqliteLookups(link, sa.create_engine("sqlite://").dialect)
+    assert lookups.lookups().revision("x") == 1
+    assert lookups._local.memo is not None
+    writer.execute("UPDATE files SET revision = 2")
+    assert lookups.lookups().revision("x") == 2

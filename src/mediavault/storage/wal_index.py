@@ -35,7 +35,8 @@ class WalIndexHeader:
     (only the last connection to close does), so the mapping stays the one SQLite writes."""
 
     def __init__(self, database: Path) -> None:
-        descriptor = os.open(f"{database}-shm", os.O_RDONLY)
+        # SQLite names the -shm file after the database's real path, symbolic links resolved.
+        descriptor = os.open(f"{os.path.realpath(database)}-shm", os.O_RDONLY)
         try:
             self._map = mmap.mmap(descriptor, 2 * _HEADER, mmap.MAP_SHARED, mmap.PROT_READ)
         finally:
