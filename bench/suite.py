@@ -459,10 +459,19 @@ def measure_seaweedfs(inputs: Inputs) -> PeerRun:
 
 
 def measure_nginx(inputs: Inputs) -> Load:
+    """nginx sending the 100 MB file. Measured a second time, once, if wrk saw a connection
+    stall past its 2 s timeout: in two runs of the evening of 2026-11-30, nginx's connections
+    each stopped once for over 2 s, every other request at 52 ms (the host's page cache being
+    reclaimed under it, likely). It is the baseline, not the figure under test; a second
+    failure still stops the run."""
     with nginx(inputs.root, inputs.hundred_mb.parent, inputs.cores) as web:
         url = f"{web}/{inputs.hundred_mb.name}"
         wrk(url, 2, 2)
-        return wrk(url, inputs.seconds, 2)
+        try:
+            return wrk(url, inputs.seconds, 2)
+        except RuntimeError as failure:
+            print(f"measuring nginx again: {failure}", file=sys.stderr)
+            return wrk(url, inputs.seconds, 2)
 
 
 # --- reads (issue 11): 10 KiB deliveries, 304s, list and details ---------------------------
