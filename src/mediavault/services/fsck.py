@@ -4,8 +4,10 @@ Checked: one current version per file, version numbers unique and under their co
 version's blob recorded, present with its size and sha256, no blob that nothing references,
 no leftover staging objects, no half-finished deletions, a consistent webhook outbox, a
 rendition cache holding nothing but renditions of existing blobs, trashed files whose blobs are
-all there, and storage counters (folder_usage) equal to a recount. Repair rewrites the
-counters from the recount. Repair removes unreferenced
+all there, storage counters (folder_usage) equal to a recount, and search rows (version_tags,
+version_custom_values) equal to what each version's tags and custom metadata make. Repair
+rewrites the counters from the recount and the search rows from the versions (both are derived;
+the versions hold). Repair removes unreferenced
 blobs, stale staging objects, the cache's garbage and finishes interrupted deletions; it never
 touches anything a version references.
 """
@@ -54,6 +56,7 @@ def _check(stores: Stores, verify_hashes: bool, repair: bool = False) -> FsckRep
         leases = tx.blob_leases()
         given_up = tx.given_up_event_count()
         usage_recorded, usage_counted = tx.recorded_usage(), tx.recount_usage()
+        search_rows = tx.search_row_mismatches()
     # Work another live process is doing is reported, never counted against the library.
     live_leases = [x for x in leases if x.expires_at >= now and alive(x.owner)]
     in_flight = {x.digest for x in live_leases} | {
@@ -81,6 +84,7 @@ def _check(stores: Stores, verify_hashes: bool, repair: bool = False) -> FsckRep
         if digest not in in_flight:
             report.problems.append(f"blob nothing references: {digest}")
     report.problems += _usage_mismatches(usage_recorded, usage_counted)
+    report.problems += _search_row_problems(search_rows)
     staged = list(stores.blobs.staging_objects())
     abandoned = [x for x in staged if _abandoned_staging(stores, x.owner, x.modified_ms, now)]
     if abandoned:
@@ -114,6 +118,20 @@ def _usage_mismatches(recorded: dict[str, Usage], counted: dict[str, Usage]) -> 
     return problems
 
 
+def _search_row_problems(version_ids: list[str]) -> list[str]:
+    """One line per version, up to a hundred: enough to look into, not a flood."""
+    shown = [
+        f"search rows (tags, custom metadata values) not those of version {version_id}"
+        for version_id in version_ids[:_SHOWN]
+    ]
+    if len(version_ids) > _SHOWN:
+        shown.append(f"search rows of {len(version_ids) - _SHOWN} more versions differ too")
+    return shown
+
+
+_SHOWN = 100
+
+
 def _abandoned_staging(stores: Stores, owner: int, modified_ms: int, now: int) -> bool:
     if modified_ms < now - stores.staging_grace_ms:
         return True
@@ -139,6 +157,10 @@ def repair_library(stores: Stores) -> list[str]:
         if _usage_mismatches(tx.recorded_usage(), recounted):
             tx.rewrite_usage(recounted)
             done.append("rewrote the storage counters from a recount")
+        drifted = tx.search_row_mismatches()
+        if drifted:
+            tx.rebuild_search_rows(drifted)
+            done.append(f"rebuilt the search rows of {len(drifted)} versions")
     # Bytes with no row at all: left by an upload that died between publishing and recording
     # a row of the old layout, or restored from a backup of the blobs alone.
     unrecorded = [d for d, _ in stores.blobs.digests() if d not in known]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
+
+from mediavault.domain.models import VersionMetadata
+from mediavault.storage.rows import custom_value_rows, tag_rows
+from mediavault.storage.tables import version_custom_values, version_tags, versions
+
+# Versions read at a time when comparing their search rows: bounded memory on any library.
+_SEARCH_ROWS_CHUNK = 5000
 
 CHECKS = {
     "files without exactly one current version": (
@@ -59,3 +67,55 @@ class FsckQueries:
     def given_up_event_count(self) -> int:
         query = "SELECT COUNT(*) FROM webhook_outbox WHERE failed_at IS NOT NULL"
         return int(self._db.exec_driver_sql(query).scalar_one())
+
+    def search_row_mismatches(self) -> list[str]:
+        """Ids of the versions whose search rows (version_tags, version_custom_values) are not
+        the ones their tags and custom metadata make (storage/rows.py), and of rows whose
+        version is gone. A search reads candidates from those rows, so a missing one would
+        hide a file from it without a word; the JSON is what holds."""
+        mismatched: list[str] = []
+        for chunk in self._versions_in_chunks():
+            first, last = chunk[0][0], chunk[-1][0]
+            expected_tags: set[tuple[Any, ...]] = set()
+            expected_values: set[tuple[Any, ...]] = set()
+            for version_id, tags, ai_tags, custom in chunk:
+                meta = VersionMetadata(tags=tags, ai_tags=ai_tags, custom_metadata=custom)
+                expected_tags.update(_key(version_tags, r) for r in tag_rows(version_id, meta))
+                expected_values.update(
+                    _key(version_custom_values, r) for r in custom_value_rows(version_id, meta)
+                )
+            found_tags = self._rows_between(version_tags, first, last)
+            found_values = self._rows_between(version_custom_values, first, last)
+            differing = (expected_tags ^ found_tags) | (expected_values ^ found_values)
+            mismatched.extend({row[0] for row in differing})
+        for table in (version_tags, version_custom_values):
+            orphans = sa.select(table.c.version_id).where(
+                table.c.version_id.not_in(sa.select(versions.c.id))
+            )
+            mismatched.extend(self._db.scalars(orphans.distinct()))
+        return sorted(set(mismatched))
+
+    def _versions_in_chunks(self) -> Iterator[list[tuple[Any, ...]]]:
+        columns = (versions.c.id, versions.c.tags, versions.c.ai_tags, versions.c.custom_metadata)
+        after = ""
+        while True:
+            statement = (
+                sa.select(*columns)
+                .where(versions.c.id > after)
+                .order_by(versions.c.id)
+                .limit(_SEARCH_ROWS_CHUNK)
+            )
+            chunk = [tuple(row) for row in self._db.execute(statement)]
+            if not chunk:
+                return
+            yield chunk
+            after = chunk[-1][0]
+
+    def _rows_between(self, table: sa.Table, first: str, last: str) -> set[tuple[Any, ...]]:
+        statement = sa.select(*table.c).where(table.c.version_id.between(first, last))
+        return {tuple(row) for row in self._db.execute(statement)}
+
+
+def _key(table: sa.Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    """A derived row as the table returns it: its values in the table's column order."""
+    return tuple(row[column.name] for column in table.c)

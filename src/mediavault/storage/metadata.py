@@ -298,6 +298,23 @@ class Transaction(
         self._set_tags(version_id, metadata)
         self._set_custom_values(version_id, metadata)
 
+    def rebuild_search_rows(self, version_ids: list[str]) -> None:
+        """Make the versions' search rows again from their tags and custom metadata (fsck's
+        repair: the rows are derived, the JSON holds); drop those of versions that are gone."""
+        statement = sa.select(
+            versions.c.id, versions.c.tags, versions.c.ai_tags, versions.c.custom_metadata
+        ).where(versions.c.id.in_(sa.bindparam("ids", expanding=True)))
+        found = {row[0]: row for row in self._db.execute(statement, {"ids": version_ids})}
+        for version_id in version_ids:
+            row = found.get(version_id)
+            meta = VersionMetadata(
+                tags=row[1] if row else None,
+                ai_tags=row[2] if row else None,
+                custom_metadata=row[3] if row else None,
+            )
+            self._set_tags(version_id, meta)
+            self._set_custom_values(version_id, meta)
+
     def _set_tags(self, version_id: str, metadata: VersionMetadata, *, new: bool = False) -> None:
         if not new:  # a version inserted in this transaction has no tag rows yet
             self._sql.execute(_DELETE_TAGS, {"b_version_id": version_id})
