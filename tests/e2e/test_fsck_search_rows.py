@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from imagekitio import ImageKit
 
+from mediavault.config import Settings
+from mediavault.domain.models import ContentInfo, File, Version, VersionMetadata
+from mediavault.storage.database import migrate
+from mediavault.wiring import build_stores
 from tests.backends import backend_env
 from tests.faults import execute_sql
 from tests.support import TEST_KEY, ServerProcess, free_port
@@ -93,3 +97,33 @@ def test_search_rows_of_a_version_that_is_gone_are_reported_and_dropped(tmp_path
     repaired = server.cli_result("fsck", "--repair", *data)
     assert "repaired: rebuilt the search rows of 1 versions" in repaired.stdout, repaired.stdout
     assert server.cli_result("fsck", *data).returncode == 0
+
+
+def test_a_repair_of_more_versions_than_one_statement_binds(tmp_path: Path) -> None:
+    """The rebuild goes 500 ids at a time: a library whose every row drifted is repaired whole."""
+    settings = Settings.from_env(backend_env(), data=tmp_path)
+    stores = build_stores(settings)
+    try:
+        migrate(stores.meta.engine)
+        ids = [f"{n:024x}" for n in range(1, 1202)]
+        with stores.meta.write() as tx:
+            tx.claim_blob("a" * 64, 1, 1)
+            for n, version_id in enumerate(ids):
+                tx.insert_file(File(version_id, f"f{n}.txt", "/", 1, 1, 1))
+                tx.insert_version(
+                    Version(
+                        version_id, version_id, 1, ContentInfo("a" * 64, 1, "text/plain", "non-image"),
+                        VersionMetadata(tags=[f"t{n}"], custom_metadata={"n": n}),
+                        f"{n:032x}", True, 1, 1,
+                    )
+                )  # fmt: skip
+        execute_sql(settings, "DELETE FROM version_tags")
+        execute_sql(settings, "DELETE FROM version_custom_values")
+        with stores.meta.read() as tx:
+            assert tx.search_row_mismatches() == ids
+        with stores.meta.write() as tx:
+            tx.rebuild_search_rows(tx.search_row_mismatches())
+        with stores.meta.read() as tx:
+            assert tx.search_row_mismatches() == []
+    finally:
+        stores.close()

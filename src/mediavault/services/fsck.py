@@ -118,6 +118,9 @@ def _usage_mismatches(recorded: dict[str, Usage], counted: dict[str, Usage]) -> 
     return problems
 
 
+_SHOWN = 100
+
+
 def _search_row_problems(version_ids: list[str]) -> list[str]:
     """One line per version, up to a hundred: enough to look into, not a flood."""
     shown = [
@@ -127,9 +130,6 @@ def _search_row_problems(version_ids: list[str]) -> list[str]:
     if len(version_ids) > _SHOWN:
         shown.append(f"search rows of {len(version_ids) - _SHOWN} more versions differ too")
     return shown
-
-
-_SHOWN = 100
 
 
 def _abandoned_staging(stores: Stores, owner: int, modified_ms: int, now: int) -> bool:

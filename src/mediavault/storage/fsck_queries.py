@@ -13,6 +13,14 @@ from mediavault.storage.tables import version_custom_values, version_tags, versi
 
 # Versions read at a time when comparing their search rows: bounded memory on any library.
 _SEARCH_ROWS_CHUNK = 5000
+# What a version's search rows are made from (storage/rows.py: tag_rows, custom_value_rows).
+SEARCH_SOURCES = (versions.c.id, versions.c.tags, versions.c.ai_tags, versions.c.custom_metadata)
+
+
+def search_metadata(row: Any) -> VersionMetadata:
+    """The part of a version's metadata its search rows come from, from a SEARCH_SOURCES row."""
+    return VersionMetadata(tags=row[1], ai_tags=row[2], custom_metadata=row[3])
+
 
 CHECKS = {
     "files without exactly one current version": (
@@ -78,8 +86,8 @@ class FsckQueries:
             first, last = chunk[0][0], chunk[-1][0]
             expected_tags: set[tuple[Any, ...]] = set()
             expected_values: set[tuple[Any, ...]] = set()
-            for version_id, tags, ai_tags, custom in chunk:
-                meta = VersionMetadata(tags=tags, ai_tags=ai_tags, custom_metadata=custom)
+            for row in chunk:
+                version_id, meta = row[0], search_metadata(row)
                 expected_tags.update(_key(version_tags, r) for r in tag_rows(version_id, meta))
                 expected_values.update(
                     _key(version_custom_values, r) for r in custom_value_rows(version_id, meta)
@@ -96,11 +104,10 @@ class FsckQueries:
         return sorted(set(mismatched))
 
     def _versions_in_chunks(self) -> Iterator[list[tuple[Any, ...]]]:
-        columns = (versions.c.id, versions.c.tags, versions.c.ai_tags, versions.c.custom_metadata)
         after = ""
         while True:
             statement = (
-                sa.select(*columns)
+                sa.select(*SEARCH_SOURCES)
                 .where(versions.c.id > after)
                 .order_by(versions.c.id)
                 .limit(_SEARCH_ROWS_CHUNK)

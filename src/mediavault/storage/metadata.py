@@ -29,7 +29,7 @@ from mediavault.storage.bulk_job_queries import BulkJobQueries
 from mediavault.storage.database import commit_barrier, reader, single_statement_reader
 from mediavault.storage.field_queries import FieldQueries
 from mediavault.storage.folder_queries import FolderQueries
-from mediavault.storage.fsck_queries import FsckQueries
+from mediavault.storage.fsck_queries import SEARCH_SOURCES, FsckQueries, search_metadata
 from mediavault.storage.history_queries import HistoryQueries
 from mediavault.storage.idempotency_queries import IdempotencyQueries
 from mediavault.storage.listing import ListingQueries
@@ -301,19 +301,18 @@ class Transaction(
     def rebuild_search_rows(self, version_ids: list[str]) -> None:
         """Make the versions' search rows again from their tags and custom metadata (fsck's
         repair: the rows are derived, the JSON holds); drop those of versions that are gone."""
-        statement = sa.select(
-            versions.c.id, versions.c.tags, versions.c.ai_tags, versions.c.custom_metadata
-        ).where(versions.c.id.in_(sa.bindparam("ids", expanding=True)))
-        found = {row[0]: row for row in self._db.execute(statement, {"ids": version_ids})}
-        for version_id in version_ids:
-            row = found.get(version_id)
-            meta = VersionMetadata(
-                tags=row[1] if row else None,
-                ai_tags=row[2] if row else None,
-                custom_metadata=row[3] if row else None,
-            )
-            self._set_tags(version_id, meta)
-            self._set_custom_values(version_id, meta)
+        statement = sa.select(*SEARCH_SOURCES).where(
+            versions.c.id.in_(sa.bindparam("ids", expanding=True))
+        )
+        for start in range(0, len(version_ids), _REBUILT_AT_A_TIME):
+            ids = version_ids[start : start + _REBUILT_AT_A_TIME]
+            found = {
+                row[0]: search_metadata(row) for row in self._db.execute(statement, {"ids": ids})
+            }
+            for version_id in ids:
+                meta = found.get(version_id, VersionMetadata())  # gone: its rows are dropped
+                self._set_tags(version_id, meta)
+                self._set_custom_values(version_id, meta)
 
     def _set_tags(self, version_id: str, metadata: VersionMetadata, *, new: bool = False) -> None:
         if not new:  # a version inserted in this transaction has no tag rows yet
@@ -407,6 +406,7 @@ _LIVE_FIELDS = (
     .order_by(custom_metadata_fields.c.created_at, custom_metadata_fields.c.id)
     .where(sa.not_(custom_metadata_fields.c.is_deleted))
 )
+_REBUILT_AT_A_TIME = 500  # ids bound in one statement, well under any dialect's limit
 _DELETE_TAGS = sa.delete(version_tags).where(
     version_tags.c.version_id == sa.bindparam("b_version_id")
 )
