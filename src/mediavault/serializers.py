@@ -177,6 +177,19 @@ if _PARAMETERS != _COLUMNS:
     raise TypeError(f"_file_object's parameters {_PARAMETERS} are not LISTED_COLUMNS")
 
 
+# msgspec's encoder with its defaults, as Litestar's own is for these values: the same bytes.
+_JSON = msgspec.json.Encoder()
+
+
+def file_json(item: FileVersion, urls: UrlBuilder) -> bytes:
+    """The File object as JSON, for an answer put together from pieces (GET /v1/files)."""
+    return _JSON.encode(file_struct(item, urls))
+
+
+def folder_json(folder: Folder) -> bytes:
+    return _JSON.encode(folder_object(folder))
+
+
 def file_object(item: FileVersion, urls: UrlBuilder) -> dict[str, Any]:
     """The File object as a dict, for the callers that build JSON their own way (Litestar's
     routes, webhook payloads): the same FileObject, so the same keys and values."""

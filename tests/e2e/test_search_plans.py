@@ -11,7 +11,7 @@ tags of both sources, missing and mixed-type custom metadata, and non-images wit
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from mediavault.config import Settings
 from mediavault.domain.models import FileVersion, Folder, VersionMetadata
 from mediavault.storage import search_plan
 from mediavault.storage.database import create_engine, migrate
+from mediavault.storage.listing import Listed
 from mediavault.storage.metadata import MetadataStore
 from mediavault.storage.rows import custom_value_rows
 from mediavault.storage.search_sql import compare, compare_integer
@@ -203,6 +204,66 @@ def test_every_plan_returns_the_plain_statements_rows_in_order(
                 found = [_identity(i) for i in tx.list_assets(listed, plan=plan)]
                 assert found == expected, (plan, page)
     assert matched  # the comparison is not between empty lists
+
+
+@pytest.mark.parametrize("kept_share", [0.0, 0.3, 0.8, 1.0])
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: str(q)[:60])
+def test_a_listing_that_reuses_kept_answers_lists_the_same_results(
+    store: MetadataStore, query: dict[str, str], kept_share: float
+) -> None:
+    """list_assets_reusing (GET /v1/files's way): the same results in the same order as
+    list_assets, each with its file's revision; a version its caller keeps at that revision
+    comes back as the caller's own answer and is not read, every other one is read. Shares
+    of kept answers below and above a half take the two ways of reading the rest (by id, or
+    the page's statement again)."""
+    rng = random.Random(f"{query}{kept_share}")
+    with store.read() as tx:
+        revisions = dict(tx._db.execute(sa.select(files.c.id, files.c.revision)).all())
+        for page in PAGES:
+            listed = list_query({**query, **page})
+            expected = tx.list_assets(listed)
+            kept = {
+                (item.version.id, revisions[item.file.id]): f"kept {item.version.id}"
+                for item in expected
+                if isinstance(item, FileVersion) and rng.random() < kept_share
+            }
+            reuse = _Kept(kept)
+            for way in (None, reuse):
+                found = tx.list_assets_reusing(listed, way)
+                assert [_key(e) for e in found] == [_key(i) for i in expected]
+                for entry, item in zip(found, expected, strict=True):
+                    if isinstance(item, Folder):
+                        assert entry == item
+                        continue
+                    assert isinstance(entry, Listed)
+                    assert entry.revision == revisions[item.file.id]
+                    key = (entry.version_id, entry.revision)
+                    if way is not None and key in kept:
+                        assert (entry.kept, entry.item) == (kept[key], None)
+                    else:
+                        assert (entry.kept, entry.item) == (None, item)
+            # Every version listed was asked for (a plan may ask for rows it then skips).
+            assert {(e.version_id, e.revision) for e in found if isinstance(e, Listed)} <= set(
+                reuse.asked
+            )
+
+
+class _Kept:
+    """A caller's kept answers by (version id, revision), and every pair it was asked for."""
+
+    def __init__(self, kept: dict[tuple[str, int], str]) -> None:
+        self.kept = kept
+        self.asked: list[tuple[str, int]] = []
+
+    def __call__(self, pairs: Sequence[tuple[str, int]]) -> list[str | None]:
+        self.asked.extend(pairs)
+        return [self.kept.get(pair) for pair in pairs]
+
+
+def _key(entry: Listed | FileVersion | Folder) -> str:
+    if isinstance(entry, Folder):
+        return _identity(entry)
+    return entry.version_id if isinstance(entry, Listed) else entry.version.id
 
 
 def test_the_choice_follows_the_counts(store: MetadataStore) -> None:

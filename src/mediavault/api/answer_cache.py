@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from typing import Generic, NamedTuple, TypeVar
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -49,6 +50,21 @@ class AnswerCache(Generic[T]):
             self._entries.move_to_end(key)
             return found[2]
 
+    def get_many(self, wanted: Sequence[tuple[str, int]]) -> list[T | None]:
+        """get of each (key, revision), under one taking of the lock (a listing asks for up to
+        1,000 at once)."""
+        found: list[T | None] = []
+        entries = self._entries
+        with self._lock:
+            for key, revision in wanted:
+                entry = entries.get(key)
+                if entry is None or entry[0] != revision:
+                    found.append(None)
+                else:
+                    entries.move_to_end(key)
+                    found.append(entry[2])
+        return found
+
     def put(self, key: str, revision: int, answer: T, size: int) -> None:
         if size > self._max_bytes // 10:
             return
@@ -68,3 +84,23 @@ class AnswerCache(Generic[T]):
     @property
     def size_bytes(self) -> int:
         return self._bytes
+
+
+class RecentKeys:
+    """The last `size` keys asked about: whether a key came before (and is still among them)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def seen(self, key: Hashable) -> bool:
+        """Whether `key` is among the recent keys; it is from now on, as the newest."""
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return True
+            self._keys[key] = None
+            if len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+            return False

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from anyio import to_thread
 from litestar import Request
 
-from mediavault.api.answer_cache import AnswerCache, CachedAnswer
+from mediavault.api.answer_cache import AnswerCache, CachedAnswer, RecentKeys
 from mediavault.config import Settings
 from mediavault.services.bandwidth import BandwidthCounter
 from mediavault.services.bulk_jobs import BulkJobRunner
@@ -35,6 +35,10 @@ class AppContext:
     answers: AnswerCache[CachedAnswer] = field(default_factory=AnswerCache)
     # Whole small deliveries, served again while their file's revision holds (delivery.py).
     deliveries: AnswerCache[Any] = field(default_factory=AnswerCache)
+    # File objects' JSON by version id, reused by listings while their file's revision holds,
+    # and the listings (their parsed parameters) this worker answered lately.
+    listed: AnswerCache[bytes] = field(default_factory=AnswerCache)
+    listings: RecentKeys = field(default_factory=RecentKeys)
 
 
 def context_of(request: Request[Any, Any, Any]) -> AppContext:

@@ -10,7 +10,7 @@ from mediavault.services.garbage import collecting_garbage
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.services.trash import discard_files
-from mediavault.storage.listing import ListQuery
+from mediavault.storage.listing import Listed, ListQuery, Reuse
 
 MAX_FOLDER_DELETE_ITEMS = 100_000
 
@@ -18,6 +18,16 @@ MAX_FOLDER_DELETE_ITEMS = 100_000
 def list_assets(stores: Stores, query: ListQuery) -> list[FileVersion | Folder]:
     with stores.meta.read() as tx:
         return tx.list_assets(query)
+
+
+def list_assets_reusing(
+    stores: Stores, query: ListQuery, reuse: Reuse | None
+) -> list[Listed | Folder]:
+    """list_assets for a caller that keeps what it made of earlier results: with `reuse`, only
+    the records it has nothing for at their file's current revision are read
+    (storage.listing.ListingQueries.list_assets_reusing)."""
+    with stores.meta.read() as tx:
+        return tx.list_assets_reusing(query, reuse)
 
 
 @retry_on_conflict

@@ -165,8 +165,8 @@ def run_order(
     search: Search,
     plan: Plan,
     statement: Statement,
-    fetch: Callable[[sa.Select[Any]], list[Any]],
-) -> list[Any]:
+    fetch: Callable[[sa.Select[Any]], Sequence[Any]],
+) -> Sequence[Any]:
     """The rows in sort order, driven by the sort column's index."""
     assert search.filter is not None
     column = SORT_COLUMNS[search.sort_key]
@@ -187,7 +187,7 @@ def _windows(
     column: Any,
     bounds: list[Any],
     statement: Statement,
-    fetch: Callable[[sa.Select[Any]], list[Any]],
+    fetch: Callable[[sa.Select[Any]], Sequence[Any]],
 ) -> list[Any]:
     """Windows of the sort column, in order, until enough rows matched; then skip and limit.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from litestar import Request, Response, Router, delete, get, post
+from litestar import MediaType, Request, Response, Router, delete, get, post
 
 from mediavault.api import forms, openapi
 from mediavault.api.context import context_of
@@ -14,7 +14,7 @@ from mediavault.api.idempotency import idempotently
 from mediavault.api.listing_params import list_query
 from mediavault.api.openapi import documented
 from mediavault.domain.models import Folder
-from mediavault.serializers import file_struct, folder_object
+from mediavault.serializers import file_json, folder_json
 from mediavault.services import assets
 
 
@@ -27,16 +27,28 @@ from mediavault.services import assets
     ),
     opt=openapi.accepts(openapi.LIST_ASSETS_QUERY),
 )
-async def list_assets(request: Request[Any, Any, Any]) -> list[Any]:
+async def list_assets(request: Request[Any, Any, Any]) -> Response[bytes]:
     ctx = context_of(request)
     query = list_query(request.query_params)
-    items = await to_thread.run_sync(assets.list_assets, ctx.stores, query)
-    # File objects as msgspec Structs, which Litestar's encoder writes directly: the same
-    # bytes as their dicts, for half the work (1,000 results: 8 ms -> 4, profiled).
-    return [
-        folder_object(item) if isinstance(item, Folder) else file_struct(item, ctx.urls)
-        for item in items
-    ]
+    kept = ctx.listed
+    # The answer is put together from each result's JSON. A listing asked for again (a folder
+    # browsed, a search polled) reads the page as ids and revisions first and encodes only
+    # the File objects that changed since; a first one reads its records at once, as the
+    # ids alone would be wasted work (1,000 results: the records were most of the time).
+    reuse = kept.get_many if ctx.listings.seen(query) else None
+    found = await to_thread.run_sync(assets.list_assets_reusing, ctx.stores, query, reuse)
+    parts: list[bytes] = []
+    for entry in found:
+        if isinstance(entry, Folder):
+            parts.append(folder_json(entry))
+        elif entry.kept is not None:
+            parts.append(entry.kept)
+        else:
+            assert entry.item is not None
+            body = file_json(entry.item, ctx.urls)
+            kept.put(entry.version_id, entry.revision, body, len(body))
+            parts.append(body)
+    return Response(b"[" + b",".join(parts) + b"]", media_type=MediaType.JSON)
 
 
 @post(
