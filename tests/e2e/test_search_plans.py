@@ -222,30 +222,29 @@ def test_a_listing_that_reuses_kept_answers_lists_the_same_results(
         for page in PAGES:
             listed = list_query({**query, **page})
             expected = tx.list_assets(listed)
-            kept = {
-                (item.version.id, revisions[item.file.id]): f"kept {item.version.id}"
-                for item in expected
-                if isinstance(item, FileVersion) and rng.random() < kept_share
-            }
+            # Read at once, nothing reused: what identifies each result, and its revision.
+            first = tx.list_assets_reusing(listed, None)
+            assert [_key(e) for e in first] == [_key(i) for i in expected]
+            keys = [(e.key, e.revision) for e in first if isinstance(e, Listed)]
+            assert len(set(keys)) == len(keys)
+            kept = {key: f"kept {key}" for key in keys if rng.random() < kept_share}
             reuse = _Kept(kept)
-            for way in (None, reuse):
-                found = tx.list_assets_reusing(listed, way)
-                assert [_key(e) for e in found] == [_key(i) for i in expected]
-                for entry, item in zip(found, expected, strict=True):
-                    if isinstance(item, Folder):
-                        assert entry == item
-                        continue
-                    assert isinstance(entry, Listed)
-                    assert entry.revision == revisions[item.file.id]
-                    key = (entry.version_id, entry.revision)
-                    if way is not None and key in kept:
-                        assert (entry.kept, entry.item) == (kept[key], None)
-                    else:
-                        assert (entry.kept, entry.item) == (None, item)
+            found = tx.list_assets_reusing(listed, reuse)
+            assert len(found) == len(expected)
+            for entry, plain, item in zip(found, first, expected, strict=True):
+                if isinstance(item, Folder):
+                    assert entry == plain == item
+                    continue
+                assert isinstance(entry, Listed) and isinstance(plain, Listed)
+                assert entry.key == plain.key
+                assert entry.revision == plain.revision == revisions[item.file.id]
+                assert (plain.kept, plain.item) == (None, item)
+                if (entry.key, entry.revision) in kept:
+                    assert (entry.kept, entry.item) == (kept[entry.key, entry.revision], None)
+                else:
+                    assert (entry.kept, entry.item) == (None, item)
             # Every version listed was asked for (a plan may ask for rows it then skips).
-            assert {(e.version_id, e.revision) for e in found if isinstance(e, Listed)} <= set(
-                reuse.asked
-            )
+            assert set(keys) <= set(reuse.asked)
 
 
 class _Kept:
@@ -261,9 +260,13 @@ class _Kept:
 
 
 def _key(entry: Listed | FileVersion | Folder) -> str:
+    """A result's version (or folder), whichever way it was listed."""
     if isinstance(entry, Folder):
         return _identity(entry)
-    return entry.version_id if isinstance(entry, Listed) else entry.version.id
+    if isinstance(entry, FileVersion):
+        return entry.version.id
+    assert entry.item is not None
+    return entry.item.version.id
 
 
 def test_the_choice_follows_the_counts(store: MetadataStore) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Generic, NamedTuple, TypeVar
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -66,14 +66,20 @@ class AnswerCache(Generic[T]):
         return found
 
     def put(self, key: str, revision: int, answer: T, size: int) -> None:
-        if size > self._max_bytes // 10:
-            return
+        self.put_many([(key, revision, answer, size)])
+
+    def put_many(self, entries: Iterable[tuple[str, int, T, int]]) -> None:
+        """put of each (key, revision, answer, size), under one taking of the lock."""
+        limit = self._max_bytes // 10
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            self._entries[key] = (revision, size, answer)
-            self._bytes += size
+            for key, revision, answer, size in entries:
+                if size > limit:
+                    continue
+                old = self._entries.pop(key, None)
+                if old is not None:
+                    self._bytes -= old[1]
+                self._entries[key] = (revision, size, answer)
+                self._bytes += size
             while self._bytes > self._max_bytes:
                 _, (_, evicted, _) = self._entries.popitem(last=False)
                 self._bytes -= evicted

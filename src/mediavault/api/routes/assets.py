@@ -38,6 +38,7 @@ async def list_assets(request: Request[Any, Any, Any]) -> Response[bytes]:
     reuse = kept.get_many if ctx.listings.seen(query) else None
     found = await to_thread.run_sync(assets.list_assets_reusing, ctx.stores, query, reuse)
     parts: list[bytes] = []
+    made: list[tuple[str, int, bytes, int]] = []
     for entry in found:
         if isinstance(entry, Folder):
             parts.append(folder_json(entry))
@@ -46,8 +47,9 @@ async def list_assets(request: Request[Any, Any, Any]) -> Response[bytes]:
         else:
             assert entry.item is not None
             body = file_json(entry.item, ctx.urls)
-            kept.put(entry.version_id, entry.revision, body, len(body))
+            made.append((entry.key, entry.revision, body, len(body)))
             parts.append(body)
+    kept.put_many(made)
     return Response(b"[" + b",".join(parts) + b"]", media_type=MediaType.JSON)
 
 
