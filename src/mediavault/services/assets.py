@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mediavault.domain.models import FileVersion, Folder
 from mediavault.domain.names import normalize_folder, sanitize_folder_name
 from mediavault.errors import InvalidRequest, NotFound
@@ -10,7 +12,7 @@ from mediavault.services.garbage import collecting_garbage
 from mediavault.services.retry import retry_on_conflict
 from mediavault.services.stores import Stores
 from mediavault.services.trash import discard_files
-from mediavault.storage.listing import Listed, ListQuery, Reuse
+from mediavault.storage.listing import ListQuery, Reuse
 
 MAX_FOLDER_DELETE_ITEMS = 100_000
 
@@ -20,12 +22,10 @@ def list_assets(stores: Stores, query: ListQuery) -> list[FileVersion | Folder]:
         return tx.list_assets(query)
 
 
-def list_assets_reusing(
-    stores: Stores, query: ListQuery, reuse: Reuse | None
-) -> list[Listed | Folder]:
-    """list_assets for a caller that keeps what it made of earlier results: with `reuse`, only
-    the records it has nothing for at their file's current revision are read
-    (storage.listing.ListingQueries.list_assets_reusing)."""
+def list_assets_reusing(stores: Stores, query: ListQuery, reuse: Reuse | None) -> list[Any]:
+    """list_assets for a caller that keeps what it made of earlier results: folders, Listed
+    records, and in place of each version `reuse` kept an answer for, that answer; only the
+    other records are read (storage.listing.ListingQueries.list_assets_reusing)."""
     with stores.meta.read() as tx:
         return tx.list_assets_reusing(query, reuse)
 

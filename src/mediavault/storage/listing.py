@@ -58,13 +58,13 @@ class ListQuery:
 
 
 class Listed(NamedTuple):
-    """A file or version of a listing made with a `Reuse`: the caller's own answer for it,
-    kept from an earlier listing, or else its record and the file revision it was read at."""
+    """A file or version of a listing made with list_assets_reusing, read from the database:
+    its record and the file revision it was read at. (A result the caller had kept comes as
+    the answer it kept, in its place in the list.)"""
 
     key: str  # which version: its id, or in a listing of current files, CURRENT + the file's
     revision: int
-    kept: Any  # what Reuse returned for this key at this revision; None: not kept
-    item: FileVersion | None  # the record, read only when nothing was kept
+    item: FileVersion
 
 
 # For each (key, file revision) of a page, the caller's answer kept for it, or None.
@@ -88,8 +88,10 @@ class ListingQueries:
         """
         return self._list(query, plan, _Records(self._db))
 
-    def list_assets_reusing(self, query: ListQuery, reuse: Reuse | None) -> list[Listed | Folder]:
-        """The same results as list_assets, in the same order, each with its file's revision.
+    def list_assets_reusing(self, query: ListQuery, reuse: Reuse | None) -> list[Any]:
+        """The same results as list_assets, in the same order: folders, Listed records with
+        their files' revisions, and in place of each version `reuse` kept an answer for at its
+        file's revision, that answer (any object but a Folder or a Listed).
 
         With `reuse`, the ordered page is read first as (version id, revision) pairs, and only
         the records `reuse` has nothing for come after, by id. Each value a row carries costs
@@ -179,8 +181,8 @@ class _Records:
         return [build(row) for row in self._db.execute(statement).all()]
 
 
-# A row read whole, as a Listed: its key, revision, nothing kept, its record.
-_Read = tuple[str, int, None, FileVersion]
+# A row read whole, as a Listed: its key, revision and record.
+_Read = tuple[str, int, FileVersion]
 
 
 class _Reusing:
@@ -197,19 +199,17 @@ class _Reusing:
         keys = (files.c.id if current_only else versions.c.id, files.c.revision)
         self.columns = self._whole if reuse is None else keys
 
-    def __call__(self, statement: sa.Select[Any]) -> list[Listed]:
+    def __call__(self, statement: sa.Select[Any]) -> list[Any]:
+        """Listed results, and where `reuse` kept an answer, that answer in the result's place."""
         if self._reuse is None:
             return [Listed._make(row) for row in self._rows(statement)]
         prefix = CURRENT if self._current_only else ""
         pairs = [(prefix + id_, revision) for id_, revision in self._db.execute(statement).all()]
-        listed = [
-            Listed(key, revision, kept, None)
-            for (key, revision), kept in zip(pairs, self._reuse(pairs), strict=True)
-        ]
-        missing = [entry.key for entry in listed if entry.kept is None]
+        kept = self._reuse(pairs)
+        missing = [key for (key, _), answer in zip(pairs, kept, strict=True) if answer is None]
         if not missing:
-            return listed
-        if 2 * len(missing) > len(listed):
+            return kept  # the common case of a page asked for again: nothing to read or make
+        if 2 * len(missing) > len(pairs):
             # Looking up most of a page by id costs more than running its statement again.
             read = self._by_key(self._rows(statement.with_only_columns(*self._whole)))
         else:
@@ -218,26 +218,26 @@ class _Reusing:
         # snapshot) is left out, as a listing a moment later would; one changed meanwhile
         # comes with the revision its record was read at.
         return [
-            entry if entry.kept is not None else Listed(entry.key, *read[entry.key])
-            for entry in listed
-            if entry.kept is not None or entry.key in read
+            answer if answer is not None else Listed(key, *read[key])
+            for (key, _), answer in zip(pairs, kept, strict=True)
+            if answer is not None or key in read
         ]
 
     def _rows(self, statement: sa.Select[Any], **parameters: Any) -> list[_Read]:
         build = self._build
         rows = self._db.execute(statement, parameters).all()
         if self._current_only:
-            return [(CURRENT + row[_FILE_ID], row[-1], None, build(row[:-1])) for row in rows]
-        return [(row[0], row[-1], None, build(row[:-1])) for row in rows]
+            return [(CURRENT + row[_FILE_ID], row[-1], build(row[:-1])) for row in rows]
+        return [(row[0], row[-1], build(row[:-1])) for row in rows]
 
     @staticmethod
-    def _by_key(rows: list[_Read]) -> dict[str, tuple[int, None, FileVersion]]:
+    def _by_key(rows: list[_Read]) -> dict[str, tuple[int, FileVersion]]:
         return {row[0]: row[1:] for row in rows}
 
-    def _by_ids(self, ids: list[str]) -> dict[str, tuple[int, None, FileVersion]]:
+    def _by_ids(self, ids: list[str]) -> dict[str, tuple[int, FileVersion]]:
         """The records of these versions, or of these files' current versions."""
         statement = _by_ids(self._dialect, self._current_only)
-        read: dict[str, tuple[int, None, FileVersion]] = {}
+        read: dict[str, tuple[int, FileVersion]] = {}
         for start in range(0, len(ids), _IDS_PER_STATEMENT):
             read.update(
                 self._by_key(self._rows(statement, ids=ids[start : start + _IDS_PER_STATEMENT]))

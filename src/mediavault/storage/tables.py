@@ -29,8 +29,9 @@ files = sa.Table(
     # Moved on by the database itself (triggers, migration 0010) whenever this row or one of
     # its versions changes: a cached answer about the file is valid while it stays the same.
     sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
-    # A folder's files in the default sort order (list one folder).
-    sa.Index(None, "folder_path", "created_at"),
+    # A folder's files in the default sort order, ties by id, with each one's revision: a
+    # folder's page of ids and revisions comes from the index alone (migration 0012).
+    sa.Index(None, "folder_path", "created_at", "id", "revision"),
 )
 
 blobs = sa.Table(

@@ -16,6 +16,7 @@ from mediavault.api.openapi import documented
 from mediavault.domain.models import Folder
 from mediavault.serializers import file_json, folder_json
 from mediavault.services import assets
+from mediavault.storage.listing import Listed
 
 
 @get(
@@ -37,20 +38,23 @@ async def list_assets(request: Request[Any, Any, Any]) -> Response[bytes]:
     # ids alone would be wasted work (1,000 results: the records were most of the time).
     reuse = kept.get_many if ctx.listings.seen(query) else None
     found = await to_thread.run_sync(assets.list_assets_reusing, ctx.stores, query, reuse)
-    parts: list[bytes] = []
+    # Commas between the pieces, so that one join makes the answer: 700 KB for a folder of
+    # 1,000, copied once.
+    parts: list[bytes] = [b"["]
     made: list[tuple[str, int, bytes, int]] = []
     for entry in found:
-        if isinstance(entry, Folder):
-            parts.append(folder_json(entry))
-        elif entry.kept is not None:
-            parts.append(entry.kept)
-        else:
-            assert entry.item is not None
+        if isinstance(entry, Listed):
             body = file_json(entry.item, ctx.urls)
             made.append((entry.key, entry.revision, body, len(body)))
             parts.append(body)
+        elif isinstance(entry, Folder):
+            parts.append(folder_json(entry))
+        else:
+            parts.append(entry)  # the File object's JSON, kept at its file's revision
+        parts.append(b",")
     kept.put_many(made)
-    return Response(b"[" + b",".join(parts) + b"]", media_type=MediaType.JSON)
+    parts[-1] = b"]" if found else b"[]"
+    return Response(b"".join(parts), media_type=MediaType.JSON)
 
 
 @post(
