@@ -93,8 +93,8 @@ class ListingQueries:
         their files' revisions, and in place of each version `reuse` kept an answer for at its
         file's revision, that answer (any object but a Folder or a Listed).
 
-        With `reuse`, the ordered page is read first as (version id, revision) pairs, and only
-        the records `reuse` has nothing for come after, by id. Each value a row carries costs
+        With `reuse`, the ordered page is read first as (key, revision) pairs (Listed.key),
+        and only the records `reuse` has nothing for come after. Each value a row carries costs
         the database driver a Python object: a File object's 32 columns were most of the time
         of listing a folder of 1,000 (profiled). Without it, one statement reads them all, as
         list_assets does: the first statement is wasted work when nothing is kept."""
