@@ -12,7 +12,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -86,7 +86,8 @@ class ListingQueries:
         `plan` forces one of search_plan.PLANS for a search of current files (tests compare
         them); by default the cheaper one is chosen.
         """
-        return self._list(query, plan, _Records(self._db))
+        listed = self._list(query, plan, _Reusing(self._db, None, _current_only(query)))
+        return [entry.item if isinstance(entry, Listed) else entry for entry in listed]
 
     def list_assets_reusing(self, query: ListQuery, reuse: Reuse | None) -> list[Any]:
         """The same results as list_assets, in the same order: folders, Listed records with
@@ -100,8 +101,8 @@ class ListingQueries:
         list_assets does: the first statement is wasted work when nothing is kept."""
         return self._list(query, None, _Reusing(self._db, reuse, _current_only(query)))
 
-    def _list(self, query: ListQuery, plan: str | None, fetch: _Fetch[_T]) -> list[_T | Folder]:
-        results: list[_T | Folder] = []
+    def _list(self, query: ListQuery, plan: str | None, fetch: _Reusing) -> list[Any]:
+        results: list[Any] = []
         folder_filter = _folder_filter(query)
         skip, limit = query.skip, query.limit
         if folder_filter is not None:
@@ -117,8 +118,8 @@ class ListingQueries:
         return results
 
     def _list_versions(
-        self, query: ListQuery, skip: int, limit: int, forced: str | None, fetch: _Fetch[_T]
-    ) -> Sequence[_T]:
+        self, query: ListQuery, skip: int, limit: int, forced: str | None, fetch: _Reusing
+    ) -> Sequence[Any]:
         columns = fetch.columns
         order = _version_order(query)
         if not _current_only(query):
@@ -155,39 +156,14 @@ class ListingQueries:
         return search_plan.run_order(self._db, search, plan, statement, fetch)
 
 
-_T = TypeVar("_T")
-_Row = TypeVar("_Row", covariant=True)
-
-
-class _Fetch(Protocol[_Row]):
-    """Runs a listing's statement, selecting `columns`, and makes its rows results."""
-
-    @property
-    def columns(self) -> tuple[Any, ...]: ...
-
-    def __call__(self, statement: sa.Select[Any]) -> Sequence[_Row]: ...
-
-
-class _Records:
-    """Every column in one statement, each row made a record."""
-
-    def __init__(self, db: sa.Connection) -> None:
-        self._db = db
-        self.columns = _columns(db.dialect.name)
-        self._build = _row_builder(db.dialect.name)
-
-    def __call__(self, statement: sa.Select[Any]) -> list[FileVersion]:
-        build = self._build
-        return [build(row) for row in self._db.execute(statement).all()]
-
-
 # A row read whole, as a Listed: its key, revision and record.
 _Read = tuple[str, int, FileVersion]
 
 
 class _Reusing:
-    """Without `reuse`: every column and the revision, in one statement. With it: the page as
-    (key, revision) pairs, then the records of those `reuse` has nothing for."""
+    """Runs a listing's statement, selecting `columns`, and makes its rows results. Without
+    `reuse`: every column and the revision, in one statement. With it: the page as (key,
+    revision) pairs, then the records of those `reuse` has nothing for."""
 
     def __init__(self, db: sa.Connection, reuse: Reuse | None, current_only: bool) -> None:
         self._db = db
