@@ -29,6 +29,8 @@ LISTINGS = [
     {"searchQuery": 'tags IN ["book"]', "sort": "ASC_SIZE"},
     {"type": "file-version", "path": "/shelf/"},
     {"type": "all", "searchQuery": 'name : "vol"'},
+    # A relative date is read anew each time: the listing is still the one asked before.
+    {"searchQuery": 'createdAt > "1d" AND name : "vol"', "sort": "DESC_NAME"},
 ]
 
 

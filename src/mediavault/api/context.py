@@ -36,7 +36,7 @@ class AppContext:
     # Whole small deliveries, served again while their file's revision holds (delivery.py).
     deliveries: AnswerCache[Any] = field(default_factory=AnswerCache)
     # File objects' JSON by version (storage.listing.Listed.key), reused by listings while
-    # their file's revision holds, and the listings (parsed parameters) answered lately.
+    # their file's revision holds, and the listings (their parameters) answered lately.
     listed: AnswerCache[bytes] = field(default_factory=AnswerCache)
     listings: RecentKeys = field(default_factory=RecentKeys)
 

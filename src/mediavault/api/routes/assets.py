@@ -36,7 +36,11 @@ async def list_assets(request: Request[Any, Any, Any]) -> Response[bytes]:
     # browsed, a search polled) reads the page as ids and revisions first and encodes only
     # the File objects that changed since; a first one reads its records at once, as the
     # ids alone would be wasted work (1,000 results: the records were most of the time).
-    reuse = kept.get_many if ctx.listings.seen(query) else None
+    # Seen by its parameters as sent, in any order: a parsed query holds the time a relative
+    # date (`createdAt > "7d"`) was read at, and would never be seen again. (Either way this
+    # only picks how the page is read; the answer is the same.)
+    asked = tuple(sorted(request.query_params.multi_items()))
+    reuse = kept.get_many if ctx.listings.seen(asked) else None
     found = await to_thread.run_sync(assets.list_assets_reusing, ctx.stores, query, reuse)
     # Commas between the pieces, so that one join makes the answer: 700 KB for a folder of
     # 1,000, copied once.
