@@ -6,7 +6,9 @@ import hashlib
 import os
 import random
 import re
+import signal
 import stat
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -251,3 +253,33 @@ def test_an_upload_that_stalls_is_cancelled_and_leaves_nothing(tmp_path: Path) -
         check_invariants(server)
     finally:
         server.stop()
+
+
+def test_a_worker_that_crashes_leaves_its_stacks_in_the_log_and_is_replaced(
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess(data=tmp_path / "data", port=free_port(), workers=2).start()
+    try:
+        client = sdk(server)
+        stored = client.files.upload(file=b"before", file_name="a.txt", use_unique_file_name=False)
+        crashed = server.worker_pids()[0]
+        os.kill(crashed, signal.SIGSEGV)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            workers = server.worker_pids()
+            if len(workers) == 2 and crashed not in workers:
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2 and crashed not in workers, server.log()
+        log = server.log()
+        assert "Fatal Python error: Segmentation fault" in log, log
+        assert "most recent call first" in log, log  # a stack, not only the signal's name
+        assert "Unexpected exit from worker" in log, log
+        # The library is untouched, and both workers answer.
+        for _ in range(8):
+            assert client.files.get(stored.file_id).size == len(b"before")
+        again = client.files.upload(file=b"after", file_name="a.txt", use_unique_file_name=False)
+        assert again.version_info.name == "Version 2"
+    finally:
+        server.stop()
+    check_invariants(server)
