@@ -148,6 +148,9 @@ def sql(target: Target, query: str) -> list[tuple[Any, ...]]:
     engine = create_engine(settings_of(target).resolved_database_url)
     try:
         with engine.connect() as connection:
+            # A reader: on SQLite it need not wait for the writers' lock (a server that holds
+            # it, even one stopped mid-write, does not keep a test from reading).
+            connection.execution_options(sqlite_begin="DEFERRED")
             return [tuple(row) for row in connection.exec_driver_sql(query)]
     finally:
         engine.dispose()

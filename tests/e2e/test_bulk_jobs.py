@@ -4,6 +4,8 @@ says, and a job cut short by SIGKILL that resumes after the restart."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -264,15 +266,27 @@ def test_a_job_cut_short_by_sigkill_resumes_after_the_restart(tmp_path: Path) ->
         for i in range(count):
             upload(client, f"file {i}".encode(), f"/big/d{i % 7}", f"f{i:03}.txt")
         started = client.folders.copy(source_folder_path="/big", destination_path="/copy")
+        # Kill it once some batches, not all, are committed. The server is frozen (SIGSTOP)
+        # while its progress is read, so that the job cannot finish between the reading and
+        # the kill: on a fast machine it runs all 120 batches in less than one reading takes.
+        assert server.process is not None
+        group = server.process.pid
         deadline = time.monotonic() + 60
-        while True:  # kill it once some batches, not all, are committed
-            [(done, status)] = sql(
-                server, f"SELECT files_done, status FROM bulk_jobs WHERE id = '{started.job_id}'"
-            )
+        while True:
+            os.killpg(group, signal.SIGSTOP)
+            try:
+                [(done, status)] = sql(
+                    server,
+                    f"SELECT files_done, status FROM bulk_jobs WHERE id = '{started.job_id}'",
+                )
+            except BaseException:
+                os.killpg(group, signal.SIGCONT)  # so that stop() can end it
+                raise
             if done >= 10:
                 break
+            os.killpg(group, signal.SIGCONT)
             assert time.monotonic() < deadline
-            time.sleep(0.005)
+            time.sleep(0.002)
         server.kill()
         [(done, status, cursor)] = sql(
             server,
