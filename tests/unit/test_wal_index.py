@@ -145,13 +145,18 @@ def built_header(counter: int) -> bytes:
     return bytes(header)
 
 
+def opened(database: Path) -> WalIndexHeader:
+    header = WalIndexHeader.open(database)
+    assert header is not None
+    return header
+
+
 def test_a_header_being_written_or_not_built_is_a_change(tmp_path: Path) -> None:
     torn = WalIndexHeader.open(header_file(tmp_path, built_header(1), built_header(2)))
     assert torn is not None and torn.state() is None
-    torn.close()
     unbuilt = bytes(48)
-    assert WalIndexHeader(header_file(tmp_path, unbuilt, unbuilt)).state() is None
-    whole = WalIndexHeader(header_file(tmp_path, built_header(3), built_header(3)))
+    assert opened(header_file(tmp_path, unbuilt, unbuilt)).state() is None
+    whole = opened(header_file(tmp_path, built_header(3), built_header(3)))
     assert whole.state() == built_header(3)
 
 
@@ -163,7 +168,7 @@ def test_a_missing_or_short_shm_file_gives_no_header(tmp_path: Path) -> None:
 
 def test_the_memo_computes_again_while_the_header_is_unreadable(tmp_path: Path) -> None:
     database = header_file(tmp_path, built_header(1), built_header(2))
-    memo = UnchangedMemo(WalIndexHeader(database))
+    memo = UnchangedMemo(opened(database))
     calls: list[int] = []
     for n in range(3):
         assert memo.get("k", lambda n=n: calls.append(n) or n) == n
@@ -172,7 +177,7 @@ def test_the_memo_computes_again_while_the_header_is_unreadable(tmp_path: Path) 
 
 def test_the_memo_keeps_at_most_its_limit(tmp_path: Path) -> None:
     database = header_file(tmp_path, built_header(1), built_header(1))
-    memo = UnchangedMemo(WalIndexHeader(database), limit=2)
+    memo = UnchangedMemo(opened(database), limit=2)
     calls: list[str] = []
 
     def compute(key: str) -> str:
@@ -200,3 +205,48 @@ def test_a_database_reached_by_a_symbolic_link_maps_the_header_sqlite_writes(
     assert lookups._local.memo is not None
     writer.execute("UPDATE files SET revision = 2")
     assert lookups.lookups().revision("x") == 2
+
+
+def test_opening_headers_keeps_the_locks_sqlite_holds_in_this_process(tmp_path: Path) -> None:
+    """POSIX locks are per process and file: closing any descriptor of the -shm file would
+    drop SQLite's. A reader's mark must still hold back another process's checkpoint from
+    resetting the WAL under it, however many headers this process opens and drops."""
+    import gc
+
+    database = tmp_path / "locks.sqlite3"
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("INSERT INTO t VALUES (1)")
+    reader = sqlite3.connect(database, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (1,)
+
+    def checkpoint_elsewhere() -> tuple[int, int, int]:
+        script = (
+            "import sqlite3, sys\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)\n"
+            "c.execute('INSERT INTO t VALUES (2)')\n"
+            "print(*c.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone())\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(database)],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        busy, frames, copied = map(int, done.stdout.split())
+        return busy, frames, copied
+
+    assert checkpoint_elsewhere()[0] == 1  # held back by the reader, as it must be
+    for _ in range(3):
+        header = WalIndexHeader.open(database)
+        assert header is not None and header.state() is not None
+        del header
+        gc.collect()
+        assert checkpoint_elsewhere()[0] == 1
+    lookups = SqliteLookups(database, sa.create_engine("sqlite://").dialect)
+    lookups.lookups()  # a reading thread's connection and its memo, as a server makes them
+    assert lookups._local.memo is not None
+    assert checkpoint_elsewhere()[0] == 1
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (1,)  # its snapshot
+    reader.execute("COMMIT")
+    assert checkpoint_elsewhere()[0] == 0  # and nothing holds it back once the reader is done

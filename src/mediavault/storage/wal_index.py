@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TypeVar
@@ -32,23 +33,39 @@ _IS_INIT = 12  # its isInit byte: 1 once the header has been built
 class WalIndexHeader:
     """The wal-index header of a database that a connection of this process holds open in WAL
     mode. While that connection stays open SQLite neither deletes nor truncates the -shm file
-    (only the last connection to close does), so the mapping stays the one SQLite writes."""
+    (only the last connection to close does), so the mapping stays the one SQLite writes.
 
-    def __init__(self, database: Path) -> None:
-        # SQLite names the -shm file after the database's real path, symbolic links resolved.
-        descriptor = os.open(f"{os.path.realpath(database)}-shm", os.O_RDONLY)
-        try:
-            self._map = mmap.mmap(descriptor, 2 * _HEADER, mmap.MAP_SHARED, mmap.PROT_READ)
-        finally:
-            os.close(descriptor)
+    A header is never closed, nor its descriptor (nor the one mmap keeps): POSIX locks belong
+    to a process and a file, not to a descriptor, so closing any descriptor of the -shm file
+    drops every lock this process holds on it, SQLite's included: the reader marks that keep a
+    checkpoint from resetting the WAL under a reader, the writer's lock, and the one that tells
+    other processes the file is in use (without it, the next connection to open the database
+    anywhere takes itself for the only one and rebuilds the file, and a process reading its
+    mapping then dies of SIGBUS). SQLite keeps its own descriptors open for that reason.
+    tests/unit/test_wal_index.py shows a checkpoint held back by a reader while headers come
+    and go. So there is one header per -shm file (by inode) and process, kept for the life of
+    the process: two descriptors, opened again only if the file is replaced, which happens only
+    once no connection anywhere holds it open."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor  # kept open: see the class docstring
+        self._map = mmap.mmap(descriptor, 2 * _HEADER, mmap.MAP_SHARED, mmap.PROT_READ)
 
     @classmethod
     def open(cls, database: Path) -> WalIndexHeader | None:
-        """The header; None if there is none to map (no -shm file, or a shorter one)."""
+        """This process's header of the database; None if there is none to map (no -shm
+        file, or a shorter one)."""
+        # SQLite names the -shm file after the database's real path, symbolic links resolved.
+        path = f"{os.path.realpath(database)}-shm"
         try:
-            return cls(database)
-        except (OSError, ValueError):
+            status = os.stat(path)
+        except OSError:
             return None
+        with _registry_lock:
+            found = _registry.get((status.st_dev, status.st_ino))
+            if found is None:
+                found = _open_into_registry(path)
+        return found if isinstance(found, WalIndexHeader) else None
 
     def state(self) -> bytes | None:
         """The header's bytes; None if they are changing or not built."""
@@ -58,8 +75,32 @@ class WalIndexHeader:
             return None
         return first
 
-    def close(self) -> None:
-        self._map.close()
+
+# Every -shm file this process opened, by (device, inode): its header, or the bare descriptor
+# of one too short to map. Never emptied (see WalIndexHeader).
+_registry: dict[tuple[int, int], WalIndexHeader | int] = {}
+_registry_lock = threading.Lock()
+
+
+def _open_into_registry(path: str) -> WalIndexHeader | int | None:
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    status = os.fstat(descriptor)  # the file opened, should it have been replaced meanwhile
+    key = (status.st_dev, status.st_ino)
+    if key in _registry:
+        # Opened twice: this descriptor stays open too rather than drop the process's locks.
+        _spare_descriptors.append(descriptor)
+        return _registry[key]
+    entry: WalIndexHeader | int = descriptor
+    if status.st_size >= 2 * _HEADER:  # checked here: mmap's own refusal closes a descriptor
+        entry = WalIndexHeader(descriptor)
+    _registry[key] = entry
+    return entry
+
+
+_spare_descriptors: list[int] = []
 
 
 class UnchangedMemo:
