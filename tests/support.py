@@ -39,6 +39,9 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
+    # stop() fails a test whose server lost a worker (a crash that a retried or idle client
+    # would not notice), unless the test makes one crash on purpose.
+    worker_deaths_expected: bool = False
 
     @property
     def base_url(self) -> str:
@@ -126,6 +129,8 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+        if not self.worker_deaths_expected and "Unexpected exit from worker" in self.log():
+            raise AssertionError(f"a worker of the server died:\n{self.log()}")
 
 
 Target = Union["ServerProcess", Settings]

@@ -258,7 +258,9 @@ def test_an_upload_that_stalls_is_cancelled_and_leaves_nothing(tmp_path: Path) -
 def test_a_worker_that_crashes_leaves_its_stacks_in_the_log_and_is_replaced(
     tmp_path: Path,
 ) -> None:
-    server = ServerProcess(data=tmp_path / "data", port=free_port(), workers=2).start()
+    server = ServerProcess(
+        data=tmp_path / "data", port=free_port(), workers=2, worker_deaths_expected=True
+    ).start()
     try:
         client = sdk(server)
         stored = client.files.upload(file=b"before", file_name="a.txt", use_unique_file_name=False)
