@@ -160,10 +160,14 @@ def test_a_header_being_written_or_not_built_is_a_change(tmp_path: Path) -> None
     assert whole.state() == built_header(3)
 
 
-def test_a_missing_or_short_shm_file_gives_no_header(tmp_path: Path) -> None:
+def test_a_missing_or_short_shm_file_gives_no_header_until_sqlite_builds_it(tmp_path: Path) -> None:
     assert WalIndexHeader.open(tmp_path / "none.sqlite3") is None
-    Path(f"{tmp_path / 'short.sqlite3'}-shm").write_bytes(bytes(10))
+    short = Path(f"{tmp_path / 'short.sqlite3'}-shm")
+    short.write_bytes(bytes(10))
     assert WalIndexHeader.open(tmp_path / "short.sqlite3") is None
+    short.write_bytes(built_header(4) * 2 + bytes(40))  # the same file, built since
+    grown = WalIndexHeader.open(tmp_path / "short.sqlite3")
+    assert grown is not None and grown.state() == built_header(4)
 
 
 def test_the_memo_computes_again_while_the_header_is_unreadable(tmp_path: Path) -> None:

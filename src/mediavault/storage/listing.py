@@ -86,7 +86,7 @@ class ListingQueries:
         `plan` forces one of search_plan.PLANS for a search of current files (tests compare
         them); by default the cheaper one is chosen.
         """
-        listed = self._list(query, plan, _Reusing(self._db, None, _current_only(query)))
+        listed = self._list(query, plan, _PageReader(self._db, None, _current_only(query)))
         return [entry.item if isinstance(entry, Listed) else entry for entry in listed]
 
     def list_assets_reusing(self, query: ListQuery, reuse: Reuse | None) -> list[Any]:
@@ -99,9 +99,9 @@ class ListingQueries:
         the database driver a Python object: a File object's 32 columns were most of the time
         of listing a folder of 1,000 (profiled). Without it, one statement reads them all, as
         list_assets does: the first statement is wasted work when nothing is kept."""
-        return self._list(query, None, _Reusing(self._db, reuse, _current_only(query)))
+        return self._list(query, None, _PageReader(self._db, reuse, _current_only(query)))
 
-    def _list(self, query: ListQuery, plan: str | None, fetch: _Reusing) -> list[Any]:
+    def _list(self, query: ListQuery, plan: str | None, fetch: _PageReader) -> list[Any]:
         results: list[Any] = []
         folder_filter = _folder_filter(query)
         skip, limit = query.skip, query.limit
@@ -118,7 +118,7 @@ class ListingQueries:
         return results
 
     def _list_versions(
-        self, query: ListQuery, skip: int, limit: int, forced: str | None, fetch: _Reusing
+        self, query: ListQuery, skip: int, limit: int, forced: str | None, fetch: _PageReader
     ) -> Sequence[Any]:
         columns = fetch.columns
         order = _version_order(query)
@@ -160,7 +160,7 @@ class ListingQueries:
 _Read = tuple[str, int, FileVersion]
 
 
-class _Reusing:
+class _PageReader:
     """Runs a listing's statement, selecting `columns`, and makes its rows results. Without
     `reuse`: every column and the revision, in one statement. With it: the page as (key,
     revision) pairs, then the records of those `reuse` has nothing for."""
@@ -337,7 +337,7 @@ def _version_order(query: ListQuery) -> list[Any]:
     }.get(query.sort_key, fields.created)
     direction = sa.desc if query.descending else sa.asc
     # Ties in the order of ids: with one row per file, the file's, which the page's first
-    # statement then reads without the versions' rows (_Reusing).
+    # statement then reads without the versions' rows (_PageReader).
     tie = files.c.id if _current_only(query) else versions.c.id
     return [direction(column), direction(tie)]
 

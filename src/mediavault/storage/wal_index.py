@@ -62,10 +62,18 @@ class WalIndexHeader:
         except OSError:
             return None
         with _registry_lock:
-            found = _registry.get((status.st_dev, status.st_ino))
-            if found is None:
-                found = _open_into_registry(path)
-        return found if isinstance(found, WalIndexHeader) else None
+            key = (status.st_dev, status.st_ino)
+            if key not in _registry:
+                opened = _open_into_registry(path)
+                if opened is None:
+                    return None
+                key = opened
+            entry = _registry[key]
+            if isinstance(entry, int) and os.fstat(entry).st_size >= 2 * _HEADER:
+                # Too short when first opened; SQLite has built it since. Checked here, as
+                # mmap's own refusal would close a descriptor.
+                entry = _registry[key] = cls(entry)
+        return entry if isinstance(entry, WalIndexHeader) else None
 
     def state(self) -> bytes | None:
         """The header's bytes; None if they are changing or not built."""
@@ -77,12 +85,13 @@ class WalIndexHeader:
 
 
 # Every -shm file this process opened, by (device, inode): its header, or the bare descriptor
-# of one too short to map. Never emptied (see WalIndexHeader).
+# of one too short to map yet. Never emptied (see WalIndexHeader).
 _registry: dict[tuple[int, int], WalIndexHeader | int] = {}
 _registry_lock = threading.Lock()
 
 
-def _open_into_registry(path: str) -> WalIndexHeader | int | None:
+def _open_into_registry(path: str) -> tuple[int, int] | None:
+    """Opens the file at `path` into the registry (as a bare descriptor); its key."""
     try:
         descriptor = os.open(path, os.O_RDONLY)
     except OSError:
@@ -92,12 +101,9 @@ def _open_into_registry(path: str) -> WalIndexHeader | int | None:
     if key in _registry:
         # Opened twice: this descriptor stays open too rather than drop the process's locks.
         _spare_descriptors.append(descriptor)
-        return _registry[key]
-    entry: WalIndexHeader | int = descriptor
-    if status.st_size >= 2 * _HEADER:  # checked here: mmap's own refusal closes a descriptor
-        entry = WalIndexHeader(descriptor)
-    _registry[key] = entry
-    return entry
+    else:
+        _registry[key] = descriptor
+    return key
 
 
 _spare_descriptors: list[int] = []

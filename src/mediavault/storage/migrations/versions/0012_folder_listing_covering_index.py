@@ -6,7 +6,7 @@ Create Date: 2026-11-30 22:40:00
 
 files (folder_path, created_at) becomes files (folder_path, created_at, id, revision), which
 serves everything the old one did. A listing of a folder asked for again reads its page as
-file ids and revisions (mediavault.storage.listing, _Reusing) in the order of this index:
+file ids and revisions (mediavault.storage.listing, _PageReader) in the order of this index:
 from the index alone, with ties of creation time already in the order of the files' ids, so
 the files' rows are neither read nor sorted (a folder of 1,000 at 100k files: 5.4 → 2.0 ms
 for that statement in sqlite3). The revision changes with every write to a file, which then
