@@ -261,10 +261,8 @@ def _key(entry: Listed | FileVersion | Folder) -> str:
     """A result's version (or folder), whichever way it was listed."""
     if isinstance(entry, Folder):
         return _identity(entry)
-    if isinstance(entry, FileVersion):
-        return entry.version.id
-    assert entry.item is not None
-    return entry.item.version.id
+    item = entry if isinstance(entry, FileVersion) else entry.item
+    return item.version.id
 
 
 def test_the_choice_follows_the_counts(store: MetadataStore) -> None:
