@@ -15,6 +15,11 @@ Both servers run throughout; each of `--rounds` rounds measures one, then the ot
 alternates), and the rounds' latencies are pooled: on a shared machine whose load drifts, both
 sides see the same drift.
 
+With one worker, the same client also measures the routes of bench/upload_floor_app.py, a bare
+Starlette app that reads the same form and does only part of an upload's work (parse; store a
+durable file; commit a row; or append to a pack file with one group sync), reported without a
+target: what this machine allows a Python upload to cost, design by design.
+
 Every body differs (a counter in its first bytes), so mediavault publishes a new blob for each
 upload rather than finding the bytes already stored. The client is a few lines over raw
 sockets, with each request's bytes built before it is timed, so that it leaves the two cores
@@ -35,8 +40,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -137,6 +142,26 @@ def mediavault_upload(host: str, stem: str) -> Callable[[int, bytes], bytes]:
         ).encode() + body
 
     return request
+
+
+def floor_upload(route: str) -> Maker:
+    """mediavault's upload request (the same form, the same bytes) sent to a route of
+    bench/upload_floor_app.py."""
+    path = route.encode()
+
+    def make(host: str, stem: str) -> Callable[[int, bytes], bytes]:
+        upload = mediavault_upload(host, stem)
+        return lambda n, data: upload(n, data).replace(b"/api/v1/files/upload", path, 1)
+
+    return make
+
+
+FLOOR_ROUTES = {
+    "parse": "read the form and hash the file",
+    "durable": "and store it durably (create, fdatasync, rename, fsync dir)",
+    "durable-row": "and commit one SQLite row (synchronous=FULL)",
+    "packed-row": "append it to one pack file, commit a row, one group sync of both",
+}
 
 
 def seaweedfs_put(host: str, stem: str) -> Callable[[int, bytes], bytes]:
@@ -261,6 +286,8 @@ class WritesRun:
     peer: Writes
     clients: int
     workers: int
+    # bench/upload_floor_app.py's routes, measured beside them (one worker only)
+    floors: dict[str, Writes] = field(default_factory=dict)
 
 
 def measure_writes(
@@ -272,12 +299,15 @@ def measure_writes(
     seconds: float = 8,
     count: int = 400,
     rounds: int = 3,
+    floors: bool = True,
 ) -> WritesRun:
     """mediavault (SQLite and local disk, `workers` workers) and SeaweedFS, each on a fresh
     data folder, both running throughout. Each round measures both, in turn, with the same
     client (who goes first alternates), so that a machine whose load drifts affects both
     alike: per side, `count` sequential writes and `seconds` of concurrent ones a round. The
-    latencies of every round are pooled."""
+    latencies of every round are pooled. With one worker and `floors`, the routes of
+    bench/upload_floor_app.py are measured too, in the same rounds: what a bare ASGI app
+    doing only part of an upload's work achieves on the same machine."""
     # Dirty pages of whatever ran before (the suite's gigabyte upload) would otherwise still be
     # written back during the first rounds, and every fsync here would wait behind them.
     os.sync()
@@ -288,19 +318,39 @@ def measure_writes(
     server.start()
     runs: dict[str, list[Writes]] = {"mediavault": [], "peer": []}
     try:
-        with seaweedfs(peer_dir) as s3:
+        with seaweedfs(peer_dir) as s3, ExitStack() as floor:
             sides: list[tuple[str, str, Maker]] = [
                 ("mediavault", server.base_url, mediavault_upload),
                 ("peer", s3, seaweedfs_put),
             ]
+            if floors and workers == 1:
+                url = floor.enter_context(upload_floor(root / f"floor-{workers}"))
+                sides += [(route, url, floor_upload(f"/{route}")) for route in FLOOR_ROUTES]
             for round_ in range(rounds):
                 for name, url, make in sides if round_ % 2 == 0 else sides[::-1]:
                     seq = sequential(url, make, count)
                     writes, elapsed, every = concurrent(url, make, clients, seconds)
-                    runs[name].append(Writes(seq, writes, elapsed, every))
+                    runs.setdefault(name, []).append(Writes(seq, writes, elapsed, every))
     finally:
         server.stop()
-    return WritesRun(_pooled(runs["mediavault"]), _pooled(runs["peer"]), clients, workers)
+    measured_floors = {route: _pooled(runs[route]) for route in FLOOR_ROUTES if route in runs}
+    return WritesRun(
+        _pooled(runs["mediavault"]), _pooled(runs["peer"]), clients, workers, measured_floors
+    )
+
+
+@contextlib.contextmanager
+def upload_floor(root: Path) -> Iterator[str]:
+    """bench/upload_floor_app.py with one worker, its data in `root`."""
+    from suite import process  # bench/suite.py, beside this file
+
+    port = free_port()
+    here = Path(__file__).resolve().parent
+    command = [sys.executable, str(here / "upload_floor_app.py"), "--port", str(port),
+               "--data", str(root / "data"), "--workers", "1"]  # fmt: skip
+    root.mkdir()
+    with process(command, f"http://127.0.0.1:{port}/parse", root / "floor.log", cwd=here):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _pooled(runs: list[Writes]) -> Writes:
@@ -334,6 +384,13 @@ def rows(run: WritesRun) -> Iterator[tuple[str, float, float, str, float, str, b
     yield (f"{n} clients writing 10 KiB versions, {on}: p99 latency (SeaweedFS PUT's beside "
            "it)", mv.p99_ms, peer.p99_ms, "ms", mv.p99_ms / peer.p99_ms,
            *target("< 100 ms", mv.p99_ms < 100))  # fmt: skip
+    for route, floor in run.floors.items():
+        what = f"bare Starlette app (bench/upload_floor_app.py /{route}: {FLOOR_ROUTES[route]})"
+        yield (f"{what}, sequential: median latency ÷ SeaweedFS PUT", floor.median_ms,
+               peer.median_ms, "ms", floor.median_ms / peer.median_ms, "report", None)  # fmt: skip
+        yield (f"{what}, {n} clients: writes/s ÷ SeaweedFS PUT", floor.per_second,
+               peer.per_second, "writes/s", floor.per_second / peer.per_second, "report",
+               None)  # fmt: skip
 
 
 def notes(run: WritesRun) -> str:
