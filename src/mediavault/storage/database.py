@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 
 from mediavault.storage.durability import CommitBarrier, WalBarrier
 
@@ -50,6 +51,7 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
     # As many connections as anyio runs threads (40): a connection beyond the pool's size would
     # be closed when returned and opened again for the next request, schema parse included.
     engine = sa.create_engine(f"sqlite:///{path}", pool_size=40, max_overflow=0, pool_timeout=60)
+    engine.dialect.statement_compiler = _HintingSQLiteCompiler
 
     @sa.event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -93,6 +95,15 @@ def create_sqlite_engine(path: Path) -> sa.Engine:
 
 
 _BEGIN = {mode: f"BEGIN {mode}" for mode in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE")}
+
+
+class _HintingSQLiteCompiler(SQLiteCompiler):
+    """SQLite's statement compiler, also writing a table's hint after its name in FROM
+    (`Select.with_hint(table, "INDEXED BY ...", "sqlite")`), which SQLAlchemy's leaves out:
+    a search names the index its planner would not pick (mediavault.storage.search_plan)."""
+
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+        return text
 
 
 def commit_barrier(engine: sa.Engine) -> CommitBarrier:

@@ -48,10 +48,17 @@ from mediavault.storage.search_sql import (
     compare_integer,
     compile_query,
     custom_candidates,
+    custom_rows_decide,
     custom_servable,
     mimes_of_formats,
 )
-from mediavault.storage.tables import files, version_tags, versions
+from mediavault.storage.tables import (
+    FILES_BY_ID_INDEX,
+    VERSIONS_BY_ID_INDEX,
+    files,
+    version_tags,
+    versions,
+)
 
 PLANS = ("plain", "filter", "order", "windows")  # "windows": "order" as on PostgreSQL
 _FILES_FIELDS = {
@@ -154,10 +161,44 @@ def run_filter(plan: Plan, statement: Statement, skip: int, limit: int) -> sa.Se
     if any(c.field.startswith(CUSTOM) for c in _conditions(plan.driver)):
         # Custom metadata's rows give a superset of the versions that match: the driver's
         # own conditions compared on each (the caller leaves them out when they are the
-        # whole search).
-        exact = VersionFields(current_only=True, dialect=plan.dialect, indexed=False)
-        driving = sa.and_(driving, compile_query(plan.driver, exact))
-    return statement([driving], limit).offset(skip)
+        # whole search), unless the rows alone decide.
+        driving = sa.and_(driving, _decided(plan.driver, plan.dialect))
+    select = statement([driving], limit).offset(skip)
+    if _by_version_ids(plan.driver):
+        # Each version given is looked up by its id, and its file by the file's: from the
+        # covering indexes (tables.py), which SQLite's planner passes over for the primary
+        # keys' unless told.
+        select = select.with_hint(versions, f"INDEXED BY {VERSIONS_BY_ID_INDEX}", "sqlite")
+        select = select.with_hint(files, f"INDEXED BY {FILES_BY_ID_INDEX}", "sqlite")
+    return select
+
+
+def _by_version_ids(driver: Query) -> bool:
+    """Whether _driver_condition drives by version ids: an OR, tags, custom metadata."""
+    if isinstance(driver, Condition):
+        return driver.field == "tags" or custom_servable(driver)
+    return isinstance(driver, Or)
+
+
+def _decided(driver: Query, dialect: str) -> Any:
+    """Which of the versions the driver's indexes give match it: where custom metadata's
+    rows decide alone (custom_rows_decide), by those rows, with the JSON compared only on
+    the versions whose value was not kept; everywhere else by comparing the JSON."""
+    if isinstance(driver, Or):
+        return sa.or_(*(_decided(part, dialect) for part in driver.parts))
+    assert isinstance(driver, Condition)
+    compared = compile_query(
+        driver, VersionFields(current_only=True, dialect=dialect, indexed=False)
+    )
+    if not custom_rows_decide(driver):
+        return compared
+    candidates = custom_candidates(driver, dialect)
+    assert candidates is not None
+    *deciding, unkept = candidates
+    return sa.or_(
+        versions.c.id.in_(sa.union_all(*deciding) if len(deciding) > 1 else deciding[0]),
+        sa.and_(versions.c.id.in_(unkept), compared),
+    )
 
 
 def run_order(

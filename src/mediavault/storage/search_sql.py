@@ -255,7 +255,8 @@ _values = version_custom_values
 def custom_candidates(c: Condition, dialect: str) -> list[sa.Select[Any]] | None:
     """Selects of version ids from version_custom_values that together hold every version the
     condition matches (as _custom_metadata compares the JSON, on this dialect), and maybe
-    others: they narrow a search, and the JSON is still compared on each version they give.
+    others: they narrow a search, and the JSON is compared on each version they give
+    (except where custom_rows_decide: then the last select's, kind "x", only).
     None when the rows cannot serve the condition (negated, a field without rows, a prefix
     of a number or a boolean).
 
@@ -310,6 +311,19 @@ def _custom_candidates(
     selects.append(_values.c.kind.in_(sorted(kinds_always)))
     return tuple(
         sa.select(_values.c.version_id).where(_values.c.field == field, where) for where in selects
+    )
+
+
+def custom_rows_decide(c: Condition) -> bool:
+    """Whether the value rows alone decide which versions match the condition, except the
+    rows of kind "x" (values not kept), the last select of custom_candidates: an equality
+    with plain words (_string_only), which only a JSON string of the same text matches on
+    either dialect, and such a string has a row of kind "s" with that text. The rows are
+    kept with every write of the metadata (and `mediavault fsck` compares them with it)."""
+    return (
+        custom_servable(c)
+        and c.op in ("=", "in")
+        and all(isinstance(v, str) and _string_only(v) for v in c.values)
     )
 
 

@@ -138,7 +138,8 @@ version_tags = sa.Table(
 # reads the versions that can match from an index. `kind`: "s" a string (in `string`), "n" a
 # number, "b" a boolean (in `number`, 1 or 0), "x" anything else (an array, an object, a
 # string too long for the index, an integer beyond a double's exact range): no value kept.
-# They only narrow the search; the JSON is still compared (storage/search_sql.py).
+# They narrow the search and the JSON is compared on what they give, except where the string
+# rows alone decide (search_sql.custom_rows_decide: an equality with plain words).
 version_custom_values = sa.Table(
     "version_custom_values",
     metadata,
@@ -374,3 +375,12 @@ sa.Index("ix_files_created_at_id", files.c.created_at, files.c.id)
 sa.Index("ix_files_updated_at", files.c.updated_at)
 for _column in ("size", "width", "height", "created_at", "updated_at", "mime"):
     sa.Index(f"ix_versions_is_current_{_column}", versions.c.is_current, versions.c[_column])
+# A search driven by version ids (custom metadata's value rows, tags) reads, for each version
+# it is given, whether it is current and its file, and for each such file its creation time
+# (the default sort) and revision (a page asked for again: mediavault.storage.listing): from
+# these two indexes alone, neither table's rows (migration 0013). On SQLite the statement
+# names them (INDEXED BY): its planner takes the primary key's index for an id without them.
+VERSIONS_BY_ID_INDEX = "ix_versions_id_is_current_file_id"
+FILES_BY_ID_INDEX = "ix_files_id_created_at_revision"
+sa.Index(VERSIONS_BY_ID_INDEX, versions.c.id, versions.c.is_current, versions.c.file_id)
+sa.Index(FILES_BY_ID_INDEX, files.c.id, files.c.created_at, files.c.revision)
