@@ -24,25 +24,31 @@ async def hello(_: Request) -> JSONResponse:
 app = Starlette(routes=[Route("/{path:path}", hello)])
 
 
-def main() -> None:
+def serve_as_mediavault(target: str, port: int, workers: int) -> None:
+    """Serve the ASGI app `target` ("module:app", importable from bench/) on 127.0.0.1 as
+    `mediavault serve` serves its own: granian, ASGI, uvloop, spawned workers."""
     from granian.constants import Interfaces, Loops
     from granian.server import Server
 
+    multiprocessing.set_start_method("spawn", force=True)
+    Server(
+        target,
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.ASGI,
+        loop=Loops.uvloop,  # as `mediavault serve`
+        workers=workers,
+        log_access=False,
+        log_level="warning",  # type: ignore[arg-type]
+    ).serve()
+
+
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    multiprocessing.set_start_method("spawn", force=True)
-    Server(
-        "hello_app:app",
-        address="127.0.0.1",
-        port=args.port,
-        interface=Interfaces.ASGI,
-        loop=Loops.uvloop,  # as `mediavault serve`
-        workers=args.workers,
-        log_access=False,
-        log_level="warning",  # type: ignore[arg-type]
-    ).serve()
+    serve_as_mediavault("hello_app:app", args.port, args.workers)
 
 
 if __name__ == "__main__":

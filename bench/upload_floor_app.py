@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import multiprocessing
 import os
 import secrets
 import sqlite3
@@ -219,8 +218,7 @@ def prepare(data: Path) -> None:
 
 
 def main() -> None:
-    from granian.constants import Interfaces, Loops
-    from granian.server import Server
+    from hello_app import serve_as_mediavault  # bench/hello_app.py, beside this file
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -229,17 +227,7 @@ def main() -> None:
     args = parser.parse_args()
     prepare(args.data)
     os.environ["UPLOAD_FLOOR_DATA"] = str(args.data)  # the spawned workers read it
-    multiprocessing.set_start_method("spawn", force=True)
-    Server(
-        "upload_floor_app:app",
-        address="127.0.0.1",
-        port=args.port,
-        interface=Interfaces.ASGI,
-        loop=Loops.uvloop,  # as `mediavault serve`
-        workers=args.workers,
-        log_access=False,
-        log_level="warning",  # type: ignore[arg-type]
-    ).serve()
+    serve_as_mediavault("upload_floor_app:app", args.port, args.workers)
 
 
 if __name__ == "__main__":
