@@ -109,9 +109,16 @@ class ServerProcess:
         import psutil
 
         assert self.process is not None
-        children = psutil.Process(self.process.pid).children(recursive=True)
-        # Spawned workers run multiprocessing's spawn_main; its resource tracker does not.
-        return [c.pid for c in children if "spawn_main" in " ".join(c.cmdline())]
+        found = []
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                command = " ".join(child.cmdline())
+            except (psutil.ZombieProcess, psutil.NoSuchProcess):
+                continue  # a worker that died and is not reaped yet, or gone meanwhile
+            # Spawned workers run multiprocessing's spawn_main; its resource tracker does not.
+            if "spawn_main" in command:
+                found.append(child.pid)
+        return found
 
     def kill(self) -> None:
         """SIGKILL the server and its workers at once, as a crash or power cut would."""
