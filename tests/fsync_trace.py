@@ -302,6 +302,19 @@ class Checker:
                 self._find(writes[0], "a WAL write is never synced")
         return synced_by
 
+    def _missing_for(
+        self, blob: str, rename: Call, commit: Call, what: str
+    ) -> list[tuple[Call, str]]:
+        """What keeps this rename from having put the blob durably in place before the commit:
+        a removal of it in between, or a directory on its path not fsynced after its change."""
+        missing = [(unlink, f"{what}, but after its blob is removed")
+                   for unlink in self._unlinks_of(blob)
+                   if rename.end < unlink.start < commit.start]  # fmt: skip
+        for directory, entry_call in self._path_entries(blob, rename, before=commit.start):
+            if not self._synced(directory, after=entry_call.end, before=commit.start):
+                missing.append((entry_call, f"{what} {directory} is fsynced after this change"))
+        return missing
+
     # Rule 3: the blob a version references is durable before the version commits.
     def _check_upload(self, upload: Upload, synced_by: dict[int, Call | None]) -> None:
         self.report.uploads_checked += 1
@@ -316,14 +329,17 @@ class Checker:
         if not renames:
             self._find(commit, f"version {upload.version_id} commits before its blob is in place")
             return
-        rename = renames[-1]
         what = f"version {upload.version_id} commits at line {commit.start + 1} before"
-        for unlink in self._unlinks_of(blob):
-            if rename.end < unlink.start < commit.start:
-                self._find(unlink, f"{what}, but after its blob is removed")
-        for directory, entry_call in self._path_entries(blob, rename, before=commit.start):
-            if not self._synced(directory, after=entry_call.end, before=commit.start):
-                self._find(entry_call, f"{what} {directory} is fsynced after this change")
+        # The blob must be durably in place before the commit through some rename of it that
+        # nothing removed afterwards. Two concurrent uploads of the same bytes may both rename
+        # it, the second over the first, and the first commit before the second's directory
+        # fsync: the name then points at a synced file of the same bytes whichever rename a
+        # power cut keeps, so a durable earlier rename is enough. Reported when none is, with
+        # what the latest rename lacks.
+        per_rename = [self._missing_for(blob, rename, commit, what) for rename in renames]
+        if all(per_rename):
+            for call, finding in per_rename[-1]:
+                self._find(call, finding)
         sync = synced_by.get(commit.start)
         answer = self._first(
             lambda c: c.name in WRITES and c.path.startswith("socket:") and needle in c.data

@@ -123,6 +123,28 @@ def test_a_blob_entry_not_fsynced_before_the_commit() -> None:
     assert any("before /d/blobs/sha256/ab/12 is fsynced" in f for f in report.findings)
 
 
+SECOND = "/d/blobs/.staging/8-0e5f0d0a2c1b4e6f8a9b0c1d2e3f4a5b"
+SAME_BYTES_AGAIN = [  # another upload of the same bytes, which found no blob and renames too
+    f'openat(AT_FDCWD</w>, "{SECOND}", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0666) = 7<{SECOND}>',
+    f'write(7<{SECOND}>, "hello", 5) = 5',
+    f"fsync(7<{SECOND}>) = 0",
+    f'rename("{SECOND}", "{BLOB}") = 0',
+]
+
+
+def test_a_second_rename_of_the_same_bytes_after_the_first_was_synced() -> None:
+    """The first upload's rename was fsynced; the second renames over it and the first commits
+    before the second's fsync: the blob was durably in place, the same bytes either way."""
+    lines = [*STORE_START, *STAGE, *SHARD, *RENAME, *SAME_BYTES_AGAIN, *COMMIT, RENAME[1]]
+    assert _check([*lines, *ANSWER]).findings == []
+
+
+def test_two_renames_of_the_same_bytes_neither_synced_before_the_commit() -> None:
+    lines = [*STORE_START, *STAGE, *SHARD, RENAME[0], *SAME_BYTES_AGAIN, *COMMIT, RENAME[1]]
+    report = _check([*lines, *ANSWER])
+    assert any("before /d/blobs/sha256/ab/12 is fsynced" in f for f in report.findings)
+
+
 def test_a_version_committed_before_its_blob_is_published() -> None:
     report = _check([*STORE_START, *STAGE, *SHARD, *COMMIT, *RENAME, *ANSWER])
     assert any("commits before its blob is in place" in f for f in report.findings)
