@@ -31,6 +31,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio.to_thread
@@ -147,23 +148,27 @@ def _store_packed(name: str, data: bytes, digest: str) -> None:
     _pack.store(name, data, digest)
 
 
-async def _upload(request: Request, durable: bool, row: bool, packed: bool = False) -> JSONResponse:
+Store = Callable[[str, bytes, str], None]  # (file name, bytes, digest), in a worker thread
+
+
+def _durable(_name: str, data: bytes, digest: str) -> None:
+    _store(data, digest)
+
+
+def _durable_row(name: str, data: bytes, digest: str) -> None:
+    _store(data, digest)
+    _record(name, digest, len(data))
+
+
+async def _upload(request: Request, store: Store | None) -> JSONResponse:
     form = await request.form()
     upload = form["file"]
     assert isinstance(upload, UploadFile)
     data = await upload.read()
     digest = hashlib.sha256(data).hexdigest()
     name = str(form["fileName"])
-    if packed:
-        await anyio.to_thread.run_sync(_store_packed, name, data, digest)
-    elif durable:
-
-        def work() -> None:
-            _store(data, digest)
-            if row:
-                _record(name, digest, len(data))
-
-        await anyio.to_thread.run_sync(work)
+    if store is not None:
+        await anyio.to_thread.run_sync(store, name, data, digest)
     await form.close()
     return JSONResponse(
         {
@@ -180,28 +185,19 @@ async def _upload(request: Request, durable: bool, row: bool, packed: bool = Fal
     )
 
 
-async def parse(request: Request) -> JSONResponse:
-    return await _upload(request, durable=False, row=False)
+def _route(path: str, store: Store | None) -> Route:
+    async def endpoint(request: Request) -> JSONResponse:
+        return await _upload(request, store)
 
-
-async def durable(request: Request) -> JSONResponse:
-    return await _upload(request, durable=True, row=False)
-
-
-async def durable_row(request: Request) -> JSONResponse:
-    return await _upload(request, durable=True, row=True)
-
-
-async def packed_row(request: Request) -> JSONResponse:
-    return await _upload(request, durable=True, row=True, packed=True)
+    return Route(path, endpoint, methods=["POST"])
 
 
 app = Starlette(
     routes=[
-        Route("/parse", parse, methods=["POST"]),
-        Route("/durable", durable, methods=["POST"]),
-        Route("/durable-row", durable_row, methods=["POST"]),
-        Route("/packed-row", packed_row, methods=["POST"]),
+        _route("/parse", None),
+        _route("/durable", _durable),
+        _route("/durable-row", _durable_row),
+        _route("/packed-row", _store_packed),
     ]
 )
 

@@ -127,7 +127,9 @@ def upload_body(stem: str, n: int, data: bytes) -> bytes:
     )
 
 
-def mediavault_upload(host: str, stem: str) -> Callable[[int, bytes], bytes]:
+def mediavault_upload(
+    host: str, stem: str, path: str = "/api/v1/files/upload"
+) -> Callable[[int, bytes], bytes]:
     """The request that uploads `data` as the n-th write to /bench-writes/<stem>-*.bin: a new
     version of the file, or every 100th write a new file (ImageKit's limit is 100 versions
     a file)."""
@@ -135,7 +137,7 @@ def mediavault_upload(host: str, stem: str) -> Callable[[int, bytes], bytes]:
     def request(n: int, data: bytes) -> bytes:
         body = upload_body(stem, n, data)
         return (
-            f"POST /api/v1/files/upload HTTP/1.1\r\nHost: {host}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
             f"Authorization: {AUTHORIZATION}\r\n"
             f"Content-Type: multipart/form-data; boundary={BOUNDARY.decode()}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
@@ -147,13 +149,7 @@ def mediavault_upload(host: str, stem: str) -> Callable[[int, bytes], bytes]:
 def floor_upload(route: str) -> Maker:
     """mediavault's upload request (the same form, the same bytes) sent to a route of
     bench/upload_floor_app.py."""
-    path = route.encode()
-
-    def make(host: str, stem: str) -> Callable[[int, bytes], bytes]:
-        upload = mediavault_upload(host, stem)
-        return lambda n, data: upload(n, data).replace(b"/api/v1/files/upload", path, 1)
-
-    return make
+    return lambda host, stem: mediavault_upload(host, stem, route)
 
 
 FLOOR_ROUTES = {
